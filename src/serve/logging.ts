@@ -1,0 +1,171 @@
+/**
+ * Server logging through `@logtape/logtape`, formatted like the Go tool's logrus output
+ * (`time="…" level=info msg="…" key=value`, or one JSON object per line) so existing log
+ * pipelines keep parsing it. Logs go to stderr, as in the Go tool.
+ *
+ * Nothing here knows about tokens: the handler never passes a token or presigned URL as a field,
+ * and {@link redactSecrets} scrubs error texts that could quote one.
+ *
+ * @module
+ */
+
+import { configure, getLogger, type LogLevel, type LogRecord, type Sink } from "@logtape/logtape";
+
+/** The logger shape the server code needs; a logtape `Logger` satisfies it. */
+export interface ServerLogger {
+  /** Detail useful only while debugging. */
+  debug(message: string, properties?: Record<string, unknown>): void;
+  /** Normal operation. */
+  info(message: string, properties?: Record<string, unknown>): void;
+  /** A request was denied or something recoverable went wrong. */
+  warn(message: string, properties?: Record<string, unknown>): void;
+  /** Something failed that an operator should look at. */
+  error(message: string, properties?: Record<string, unknown>): void;
+}
+
+/** `--log-format` values. */
+export type LogFormat = "text" | "json";
+
+/** The logtape category every server logger lives under. */
+export const LOG_CATEGORY = "aws-iam-authenticator";
+
+const LOGRUS_LEVELS: Record<string, LogLevel> = {
+  panic: "fatal",
+  fatal: "fatal",
+  error: "error",
+  warning: "warning",
+  warn: "warning",
+  info: "info",
+  debug: "debug",
+  trace: "trace",
+};
+
+/**
+ * Parses a logrus level name (case-insensitive; `warn` accepted) into a logtape level.
+ * Throws with the Go tool's message when the name is unknown.
+ */
+export function parseLogVerbosity(value: string): LogLevel {
+  const level = LOGRUS_LEVELS[value.toLowerCase()];
+  if (level === undefined) {
+    throw new Error(
+      `Invalid log level "${value}". Valid values are: panic, fatal, error, warning, info, debug, trace`,
+    );
+  }
+  return level;
+}
+
+const LOGRUS_NAME: Record<LogLevel, string> = {
+  trace: "trace",
+  debug: "debug",
+  info: "info",
+  warning: "warning",
+  error: "error",
+  fatal: "fatal",
+};
+
+function messageText(record: LogRecord): string {
+  return record.message.map((part) => typeof part === "string" ? part : String(part)).join("");
+}
+
+function fieldText(value: unknown): string {
+  if (typeof value === "string") return value;
+  if (value instanceof Error) return value.message;
+  if (Array.isArray(value)) return `[${value.map(fieldText).join(" ")}]`;
+  return typeof value === "object" && value !== null ? JSON.stringify(value) : String(value);
+}
+
+function quoteIfNeeded(text: string): string {
+  return text === "" || /[^\w./:@\-+]/.test(text) ? JSON.stringify(text) : text;
+}
+
+/** Formats a record as a logrus text line: `time="…" level=… msg="…" k=v …`. */
+export function logrusTextFormatter(record: LogRecord): string {
+  const parts = [
+    `time="${new Date(record.timestamp).toISOString()}"`,
+    `level=${LOGRUS_NAME[record.level]}`,
+    `msg=${quoteIfNeeded(messageText(record))}`,
+  ];
+  for (const key of Object.keys(record.properties).sort()) {
+    parts.push(`${key}=${quoteIfNeeded(fieldText(record.properties[key]))}`);
+  }
+  return parts.join(" ") + "\n";
+}
+
+/** Formats a record as a logrus JSON line: `{"level":…,"msg":…,"time":…, fields…}`. */
+export function logrusJsonFormatter(record: LogRecord): string {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(record.properties)) {
+    out[key] = value instanceof Error ? value.message : value;
+  }
+  out.level = LOGRUS_NAME[record.level];
+  out.msg = messageText(record);
+  out.time = new Date(record.timestamp).toISOString();
+  return JSON.stringify(out) + "\n";
+}
+
+/** Options of {@link configureLogging}. */
+export interface LoggingOptions {
+  /** `text` or `json`; anything else falls back to text with a warning, as in the Go tool. */
+  format: string;
+  /** A logrus level name (`info`, `debug`, …). */
+  verbosity: string;
+  /** Where formatted lines go; defaults to synchronous writes to stderr. */
+  write?: (line: string) => void;
+}
+
+const encoder = new TextEncoder();
+
+function stderrWrite(line: string): void {
+  const bytes = encoder.encode(line);
+  let written = 0;
+  while (written < bytes.length) written += Deno.stderr.writeSync(bytes.subarray(written));
+}
+
+/**
+ * Configures logtape for the process (once, at startup of a long-running command) and returns
+ * the server's root logger. Throws the Go tool's message for an unknown verbosity.
+ */
+export async function configureLogging(options: LoggingOptions): Promise<ServerLogger> {
+  const level = parseLogVerbosity(options.verbosity);
+  const known = options.format === "text" || options.format === "json";
+  const formatter = options.format === "json" ? logrusJsonFormatter : logrusTextFormatter;
+  const write = options.write ?? stderrWrite;
+  const sink: Sink = (record) => write(formatter(record));
+  await configure({
+    reset: true,
+    sinks: { out: sink },
+    loggers: [
+      { category: [LOG_CATEGORY], lowestLevel: level, sinks: ["out"] },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["out"] },
+    ],
+  });
+  const logger = getLogger([LOG_CATEGORY]);
+  if (!known) {
+    logger.warn(
+      `Unknown log format specified (${options.format}), will use default text formatter instead.`,
+    );
+  }
+  return logger;
+}
+
+/** A logger that drops everything (for library users that bring no logging). */
+export const silentLogger: ServerLogger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+};
+
+/**
+ * Removes anything token-like from a text before it is logged: the given token itself, any
+ * `k8s-aws-v1.` token, and any URL (a presigned URL carries a signature). Error messages from the
+ * URL parser can quote the decoded URL, so every error text passes through here.
+ */
+export function redactSecrets(text: string, token?: string): string {
+  let out = text;
+  if (token !== undefined && token.length > 0) out = out.split(token).join("<token>");
+  return out
+    .replace(/k8s-aws-v1\.[A-Za-z0-9_\-=.]*/g, "<token>")
+    .replace(/[a-zA-Z][a-zA-Z0-9+.\-]*:\/\/[^\s"']*/g, "<url>")
+    .replace(/X-Amz-(Signature|Security-Token|Credential)=[^&\s"']*/gi, "X-Amz-$1=<redacted>");
+}
