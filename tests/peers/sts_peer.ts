@@ -1,0 +1,862 @@
+/**
+ * A fake AWS STS that checks SigV4 signatures for real.
+ *
+ * moto does not verify presigned requests at all, so it cannot tell a valid token from a
+ * forged one. This peer recomputes every signature with the secret of the key named in the
+ * credential, so a token that verifies here would verify at AWS (modulo IAM policy), and a
+ * tampered one fails the way AWS fails it. The SigV4 code is deliberately hand-written on
+ * WebCrypto and independent of `aws4fetch`, which signs our own tokens: a bug shared by signer
+ * and checker would otherwise go unnoticed.
+ *
+ * Supported: query-presigned GET `GetCallerIdentity` (what tokens are), header-signed
+ * `GetCallerIdentity` and `AssumeRole` (form POST, as botocore and the JS SDK send them).
+ * Answers JSON when the request says `Accept: application/json`, XML otherwise, with STS error
+ * codes and statuses.
+ *
+ * Library use: `const peer = await startStsPeer({ principals: [...] })`.
+ * CLI use: `deno run -A tests/peers/sts_peer.ts --port 0 --principals file.json` prints the URL
+ * as the first line of stdout and serves until SIGINT/SIGTERM.
+ *
+ * @module
+ */
+
+/** A caller the peer knows: long-term (`AKIA…`) or temporary (`ASIA…` with a session token). */
+export interface PeerPrincipal {
+  /** The access key ID named in `X-Amz-Credential`. */
+  accessKeyId: string;
+  /** The secret the signature is recomputed with. */
+  secretAccessKey: string;
+  /** Required on every request signed with this key when set (temporary credentials). */
+  sessionToken?: string;
+  /** What GetCallerIdentity answers as `Arn`. */
+  arn: string;
+  /** What GetCallerIdentity answers as `UserId` (`AIDA…`, or `AROA…:session` for roles). */
+  userId: string;
+  /** What GetCallerIdentity answers as `Account`. */
+  account: string;
+  /** After this instant requests with the key fail with `ExpiredToken`; unset = never. */
+  expiresAt?: Date;
+}
+
+/** A role that principals can assume with AssumeRole. */
+export interface PeerRole {
+  /** `arn:aws:iam::ACCT:role/path/Name`; the path is dropped from assumed-role ARNs, as STS does. */
+  arn: string;
+  /** The role's unique ID, `AROA…`; session user IDs are `roleId:sessionName`. */
+  roleId: string;
+  /** Trust policy; default trusts every known principal. */
+  trust?: (caller: PeerPrincipal) => boolean;
+  /** When set, AssumeRole must carry exactly this `ExternalId`. */
+  externalId?: string;
+}
+
+/** How to start the peer. */
+export interface StsPeerOptions {
+  /** Known callers. */
+  principals?: PeerPrincipal[];
+  /** Assumable roles. */
+  roles?: PeerRole[];
+  /** Delay before every answer, in milliseconds. */
+  latencyMs?: number;
+  /** Listen address; default `127.0.0.1`. */
+  hostname?: string;
+  /** Listen port; default 0 (ephemeral). */
+  port?: number;
+  /** Clock used for signature validity and temporary-credential expiry. */
+  now?: () => Date;
+  /**
+   * When set, the credential scope region must be exactly this (STS answers
+   * `SignatureDoesNotMatch: Credential should be scoped to a valid region` otherwise).
+   * Unset: any syntactically valid region is accepted, since a peer on 127.0.0.1 has no
+   * region of its own.
+   */
+  region?: string;
+}
+
+/** Faults injected into every answer until changed; `setFaults({})` clears them. */
+export interface StsPeerFaults {
+  /** Answer 400 `Throttling` / `Rate exceeded`. */
+  throttle?: boolean;
+  /** Answer with this HTTP status (and `body`, or an STS `InternalFailure` error body). */
+  status?: number;
+  /** Extra delay before answering, in milliseconds. */
+  latencyMs?: number;
+  /** Answer this raw body (with `status`, default 200) instead of the real answer. */
+  body?: string;
+}
+
+/** A request as the peer received it (for assertions on what a client sent). */
+export interface RecordedRequest {
+  /** HTTP method. */
+  method: string;
+  /** The request URL as the server saw it. */
+  url: string;
+  /** All request headers, lower-cased names. */
+  headers: Record<string, string>;
+}
+
+/** A running peer. */
+export interface StsPeer {
+  /** `http://127.0.0.1:PORT`, usable as `AWS_ENDPOINT_URL_STS`. */
+  url: string;
+  /** Registers another caller. */
+  addPrincipal(p: PeerPrincipal): void;
+  /** Registers another role. */
+  addRole(r: PeerRole): void;
+  /** Replaces the current faults. */
+  setFaults(f: StsPeerFaults): void;
+  /** Requests received so far (every method, every path). */
+  readonly requestCount: number;
+  /** The most recent request, if any. */
+  readonly lastRequest: RecordedRequest | undefined;
+  /** Stops the server and waits for in-flight requests. */
+  close(): Promise<void>;
+}
+
+const STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/";
+const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+const PRESIGN_VALIDITY_MS = 15 * 60 * 1000;
+/** Header-signed requests: AWS allows 5 minutes of clock skew either way. */
+const HEADER_SKEW_MS = 5 * 60 * 1000;
+const REGION_RE = /^[a-z]{2,4}(-[a-z0-9]+)+-\d+$/;
+const SESSION_NAME_RE = /^[\w+=,.@-]{2,64}$/;
+
+class StsFault extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const enc = new TextEncoder();
+
+function hex(buf: ArrayBuffer): string {
+  return Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function sha256Hex(data: string | Uint8Array<ArrayBuffer>): Promise<string> {
+  const bytes = typeof data === "string" ? enc.encode(data) : data;
+  return hex(await crypto.subtle.digest("SHA-256", bytes));
+}
+
+async function hmac(
+  key: Uint8Array<ArrayBuffer> | ArrayBuffer,
+  data: string,
+): Promise<ArrayBuffer> {
+  const k = await crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, [
+    "sign",
+  ]);
+  return crypto.subtle.sign("HMAC", k, enc.encode(data));
+}
+
+/** SigV4 URI encoding: everything but `A-Za-z0-9-_.~` as `%XX` (upper-case) of the UTF-8 bytes. */
+function uriEncode(s: string, keepSlash = false): string {
+  let out = "";
+  for (const b of enc.encode(s)) {
+    const c = String.fromCharCode(b);
+    if (/[A-Za-z0-9\-_.~]/.test(c) || (keepSlash && c === "/")) out += c;
+    else out += "%" + b.toString(16).toUpperCase().padStart(2, "0");
+  }
+  return out;
+}
+
+/** Percent-decodes a query component the way AWS's front end does (`+` is a space). */
+function queryDecode(s: string): string {
+  try {
+    return decodeURIComponent(s.replaceAll("+", " "));
+  } catch {
+    throw new StsFault(400, "MalformedQueryString", "The query string is malformed.");
+  }
+}
+
+/** Parses a raw `a=b&c=d` string into ordered pairs (keys may repeat). */
+function parsePairs(raw: string): [string, string][] {
+  if (raw === "") return [];
+  return raw.split("&").filter((p) => p !== "").map((p) => {
+    const i = p.indexOf("=");
+    return i < 0 ? [queryDecode(p), ""] : [queryDecode(p.slice(0, i)), queryDecode(p.slice(i + 1))];
+  });
+}
+
+function canonicalQuery(pairs: [string, string][]): string {
+  return pairs
+    .map(([k, v]) => [uriEncode(k), uriEncode(v)] as const)
+    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0))
+    .map(([k, v]) => `${k}=${v}`)
+    .join("&");
+}
+
+/** Canonical URI for non-S3 services: each segment of the (still encoded) path encoded again. */
+function canonicalUri(rawPath: string): string {
+  if (rawPath === "") return "/";
+  return rawPath.split("/").map((seg) => uriEncode(seg)).join("/");
+}
+
+function parseAmzDate(v: string): Date | undefined {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(v);
+  if (!m) return undefined;
+  const [, y, mo, d, h, mi, s] = m.map(Number) as number[];
+  const t = Date.UTC(y!, mo! - 1, d!, h!, mi!, s!);
+  const date = new Date(t);
+  // Reject rollover dates such as 20260230.
+  if (date.getUTCDate() !== d || date.getUTCMonth() !== mo! - 1) return undefined;
+  return date;
+}
+
+function amzDate(d: Date): string {
+  return d.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+}
+
+function xmlEscape(s: string): string {
+  return s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll(
+    '"',
+    "&quot;",
+  );
+}
+
+function randomString(alphabet: string, n: number): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(n));
+  return Array.from(bytes, (b) => alphabet[b % alphabet.length]).join("");
+}
+
+const UPPER_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+const SECRET_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+interface AuthInfo {
+  accessKeyId: string;
+  date: string;
+  region: string;
+  service: string;
+  terminator: string;
+  signedHeaders: string[];
+  signature: string;
+  amzDate: string;
+  /** Session token as sent (query or header), if any. */
+  sessionToken: string | undefined;
+  /** Candidate payload hashes: the signer may have used either. */
+  payloadHashes: string[];
+  /** Query pairs that go into the canonical query (signature excluded for presigned). */
+  queryPairs: [string, string][];
+  presigned: boolean;
+}
+
+/** Splits `AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…`. */
+function parseAuthorization(h: string): Record<string, string> {
+  const prefix = "AWS4-HMAC-SHA256 ";
+  if (!h.startsWith(prefix)) {
+    throw new StsFault(
+      400,
+      "IncompleteSignature",
+      "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.",
+    );
+  }
+  const out: Record<string, string> = {};
+  for (const part of h.slice(prefix.length).split(",")) {
+    const p = part.trim();
+    const i = p.indexOf("=");
+    if (i > 0) out[p.slice(0, i)] = p.slice(i + 1);
+  }
+  return out;
+}
+
+function splitCredential(
+  cred: string,
+): Omit<
+  AuthInfo,
+  | "signedHeaders"
+  | "signature"
+  | "amzDate"
+  | "sessionToken"
+  | "payloadHashes"
+  | "queryPairs"
+  | "presigned"
+> {
+  const parts = cred.split("/");
+  if (parts.length !== 5) {
+    throw new StsFault(
+      400,
+      "IncompleteSignature",
+      `Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '${cred}'`,
+    );
+  }
+  const [accessKeyId, date, region, service, terminator] = parts as [
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
+  return { accessKeyId, date, region, service, terminator };
+}
+
+function lowerHeaders(req: Request): Record<string, string> {
+  const out: Record<string, string> = {};
+  req.headers.forEach((v, k) => {
+    out[k.toLowerCase()] = v;
+  });
+  return out;
+}
+
+/** Starts the peer on 127.0.0.1 (ephemeral port unless told otherwise). */
+export function startStsPeer(o: StsPeerOptions = {}): Promise<StsPeer> {
+  const now = o.now ?? (() => new Date());
+  const principals = new Map<string, PeerPrincipal>();
+  const roles = new Map<string, PeerRole>();
+  for (const p of o.principals ?? []) principals.set(p.accessKeyId, p);
+  for (const r of o.roles ?? []) roles.set(r.arn, r);
+  let faults: StsPeerFaults = {};
+  let requestCount = 0;
+  let lastRequest: RecordedRequest | undefined;
+
+  function rawTarget(req: Request): { path: string; query: string } {
+    // The WHATWG URL keeps the path and query bytes as the client sent them (already
+    // percent-encoded), which is what the signer canonicalized.
+    const u = req.url;
+    const afterScheme = u.indexOf("//") + 2;
+    const pathStart = u.indexOf("/", afterScheme);
+    const target = pathStart < 0 ? "/" : u.slice(pathStart);
+    const q = target.indexOf("?");
+    return q < 0
+      ? { path: target, query: "" }
+      : { path: target.slice(0, q), query: target.slice(q + 1) };
+  }
+
+  async function authenticate(
+    req: Request,
+    headers: Record<string, string>,
+    path: string,
+    rawQuery: string,
+    body: Uint8Array<ArrayBuffer>,
+  ): Promise<PeerPrincipal> {
+    const queryPairs = parsePairs(rawQuery);
+    const q = (name: string) => queryPairs.find(([k]) => k === name)?.[1];
+    let info: AuthInfo;
+    if (headers["authorization"] !== undefined) {
+      const a = parseAuthorization(headers["authorization"]);
+      if (!a["Credential"] || !a["SignedHeaders"] || !a["Signature"]) {
+        throw new StsFault(
+          400,
+          "IncompleteSignature",
+          "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters.",
+        );
+      }
+      const date = headers["x-amz-date"];
+      if (!date) {
+        throw new StsFault(
+          400,
+          "IncompleteSignature",
+          "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.",
+        );
+      }
+      const bodyHash = await sha256Hex(body);
+      const claimed = headers["x-amz-content-sha256"];
+      if (claimed !== undefined && claimed !== bodyHash && claimed !== "UNSIGNED-PAYLOAD") {
+        throw new StsFault(
+          400,
+          "XAmzContentSHA256Mismatch",
+          "The provided 'x-amz-content-sha256' header does not match what was computed.",
+        );
+      }
+      info = {
+        ...splitCredential(a["Credential"]),
+        signedHeaders: a["SignedHeaders"].split(";"),
+        signature: a["Signature"],
+        amzDate: date,
+        sessionToken: headers["x-amz-security-token"],
+        payloadHashes: [claimed ?? bodyHash],
+        queryPairs,
+        presigned: false,
+      };
+    } else if (q("X-Amz-Signature") !== undefined || q("X-Amz-Credential") !== undefined) {
+      const cred = q("X-Amz-Credential");
+      const sig = q("X-Amz-Signature");
+      const sh = q("X-Amz-SignedHeaders");
+      const date = q("X-Amz-Date");
+      if (cred === undefined || sig === undefined || sh === undefined || date === undefined) {
+        throw new StsFault(
+          400,
+          "AuthorizationQueryParametersError",
+          "X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date and X-Amz-SignedHeaders are required query parameters.",
+        );
+      }
+      if (q("X-Amz-Algorithm") !== "AWS4-HMAC-SHA256") {
+        throw new StsFault(
+          400,
+          "AuthorizationQueryParametersError",
+          'X-Amz-Algorithm only supports "AWS4-HMAC-SHA256".',
+        );
+      }
+      // A presigned GET has no body; signers differ on the payload hash they sign (botocore:
+      // UNSIGNED-PAYLOAD, Go SDK and aws4fetch: the empty-string hash). AWS accepts both.
+      info = {
+        ...splitCredential(cred),
+        signedHeaders: sh.split(";"),
+        signature: sig,
+        amzDate: date,
+        sessionToken: q("X-Amz-Security-Token"),
+        payloadHashes: [EMPTY_SHA256, "UNSIGNED-PAYLOAD"],
+        queryPairs: queryPairs.filter(([k]) => k !== "X-Amz-Signature"),
+        presigned: true,
+      };
+    } else {
+      throw new StsFault(
+        403,
+        "MissingAuthenticationToken",
+        "Request is missing Authentication Token",
+      );
+    }
+
+    const signedAt = parseAmzDate(info.amzDate);
+    if (!signedAt) {
+      throw new StsFault(
+        400,
+        "IncompleteSignature",
+        `Date must be in ISO-8601 'basic format'. Got '${info.amzDate}'. See http://en.wikipedia.org/wiki/ISO_8601`,
+      );
+    }
+    const t = now().getTime();
+    if (info.presigned) {
+      if (t > signedAt.getTime() + PRESIGN_VALIDITY_MS) {
+        throw new StsFault(
+          403,
+          "SignatureDoesNotMatch",
+          `Signature expired: ${info.amzDate} is now earlier than ${
+            amzDate(new Date(t - PRESIGN_VALIDITY_MS))
+          } (${amzDate(new Date(t))} - 15 min.)`,
+        );
+      }
+      if (signedAt.getTime() > t + PRESIGN_VALIDITY_MS) {
+        throw new StsFault(
+          403,
+          "SignatureDoesNotMatch",
+          `Signature not yet current: ${info.amzDate} is still later than ${
+            amzDate(new Date(t + PRESIGN_VALIDITY_MS))
+          } (${amzDate(new Date(t))} + 15 min.)`,
+        );
+      }
+    } else if (Math.abs(t - signedAt.getTime()) > HEADER_SKEW_MS) {
+      throw new StsFault(
+        403,
+        "SignatureDoesNotMatch",
+        `Signature expired: ${info.amzDate} is now earlier than ${
+          amzDate(new Date(t - HEADER_SKEW_MS))
+        } (${amzDate(new Date(t))} - 5 min.)`,
+      );
+    }
+
+    if (info.service !== "sts" || info.terminator !== "aws4_request") {
+      throw new StsFault(
+        403,
+        "SignatureDoesNotMatch",
+        `Credential should be scoped to correct service: 'sts'.`,
+      );
+    }
+    if (info.date !== info.amzDate.slice(0, 8)) {
+      throw new StsFault(
+        403,
+        "SignatureDoesNotMatch",
+        `Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '${info.date}' != '${
+          info.amzDate.slice(0, 8)
+        }', from '${info.amzDate}'.`,
+      );
+    }
+    if (o.region !== undefined ? info.region !== o.region : !REGION_RE.test(info.region)) {
+      throw new StsFault(
+        403,
+        "SignatureDoesNotMatch",
+        `Credential should be scoped to a valid region. `,
+      );
+    }
+
+    const principal = principals.get(info.accessKeyId);
+    if (!principal) {
+      throw new StsFault(
+        403,
+        "InvalidClientTokenId",
+        "The security token included in the request is invalid.",
+      );
+    }
+    if (principal.sessionToken !== info.sessionToken) {
+      throw new StsFault(
+        403,
+        "InvalidClientTokenId",
+        "The security token included in the request is invalid.",
+      );
+    }
+    if (principal.expiresAt && t > principal.expiresAt.getTime()) {
+      throw new StsFault(
+        400,
+        "ExpiredToken",
+        "The security token included in the request is expired",
+      );
+    }
+
+    const signed = info.signedHeaders;
+    if (!signed.includes("host") || signed.some((h) => h !== h.toLowerCase() || h === "")) {
+      throw new StsFault(
+        403,
+        "SignatureDoesNotMatch",
+        "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
+      );
+    }
+    let canonHeaders = "";
+    for (const name of signed) {
+      const v = headers[name];
+      if (v === undefined) {
+        throw new StsFault(
+          403,
+          "SignatureDoesNotMatch",
+          `The request signature we calculated does not match the signature you provided. Signed header '${name}' is missing from the request.`,
+        );
+      }
+      canonHeaders += `${name}:${v.trim().replace(/\s+/g, " ")}\n`;
+    }
+    const scope = `${info.date}/${info.region}/${info.service}/${info.terminator}`;
+    let key: ArrayBuffer = await hmac(enc.encode("AWS4" + principal.secretAccessKey), info.date);
+    key = await hmac(key, info.region);
+    key = await hmac(key, info.service);
+    key = await hmac(key, "aws4_request");
+    for (const payloadHash of info.payloadHashes) {
+      const creq = [
+        req.method,
+        canonicalUri(path),
+        canonicalQuery(info.queryPairs),
+        canonHeaders,
+        signed.join(";"),
+        payloadHash,
+      ].join("\n");
+      const sts = ["AWS4-HMAC-SHA256", info.amzDate, scope, await sha256Hex(creq)].join("\n");
+      const expected = hex(await hmac(key, sts));
+      if (timingSafeEqual(expected, info.signature)) return principal;
+    }
+    throw new StsFault(
+      403,
+      "SignatureDoesNotMatch",
+      "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
+    );
+  }
+
+  function assumeRole(caller: PeerPrincipal, params: Map<string, string>): {
+    principal: PeerPrincipal;
+    role: PeerRole;
+    sessionName: string;
+    expiresAt: Date;
+  } {
+    const roleArn = params.get("RoleArn");
+    const sessionName = params.get("RoleSessionName");
+    if (!roleArn || !sessionName) {
+      throw new StsFault(
+        400,
+        "ValidationError",
+        `1 validation error detected: Value null at '${
+          roleArn ? "roleSessionName" : "roleArn"
+        }' failed to satisfy constraint: Member must not be null`,
+      );
+    }
+    if (!SESSION_NAME_RE.test(sessionName)) {
+      throw new StsFault(
+        400,
+        "ValidationError",
+        `1 validation error detected: Value '${sessionName}' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*`,
+      );
+    }
+    const durationRaw = params.get("DurationSeconds");
+    const duration = durationRaw === undefined ? 3600 : Number(durationRaw);
+    if (!Number.isInteger(duration) || duration < 900 || duration > 43200) {
+      throw new StsFault(
+        400,
+        "ValidationError",
+        `1 validation error detected: Value '${durationRaw}' at 'durationSeconds' failed to satisfy constraint: Member must have value between 900 and 43200`,
+      );
+    }
+    const role = roles.get(roleArn);
+    const denied = new StsFault(
+      403,
+      "AccessDenied",
+      `User: ${caller.arn} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`,
+    );
+    if (!role) throw denied;
+    if (role.trust && !role.trust(caller)) throw denied;
+    if (role.externalId !== undefined && params.get("ExternalId") !== role.externalId) throw denied;
+    // Role chaining is capped at one hour, as in STS.
+    if (caller.arn.includes(":assumed-role/") && duration > 3600) {
+      throw new StsFault(
+        400,
+        "ValidationError",
+        "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.",
+      );
+    }
+    const m = /^arn:([^:]+):iam::(\d{12}):role\/(?:.*\/)?([^/]+)$/.exec(role.arn);
+    if (!m) throw new StsFault(400, "ValidationError", `${role.arn} is invalid`);
+    const [, partition, account, name] = m as unknown as [string, string, string, string];
+    const expiresAt = new Date(now().getTime() + duration * 1000);
+    const principal: PeerPrincipal = {
+      accessKeyId: "ASIA" + randomString(UPPER_ALNUM, 16),
+      secretAccessKey: randomString(SECRET_ALPHABET, 40),
+      sessionToken: "FwoGZXIvYXdzE" + randomString(SECRET_ALPHABET, 200),
+      arn: `arn:${partition}:sts::${account}:assumed-role/${name}/${sessionName}`,
+      userId: `${role.roleId}:${sessionName}`,
+      account,
+      expiresAt,
+    };
+    principals.set(principal.accessKeyId, principal);
+    return { principal, role, sessionName, expiresAt };
+  }
+
+  function respond(
+    wantsJson: boolean,
+    status: number,
+    action: string,
+    result: Record<string, unknown>,
+    xmlResult: string,
+  ): Response {
+    const requestId = crypto.randomUUID();
+    if (wantsJson) {
+      return Response.json({
+        [`${action}Response`]: {
+          [`${action}Result`]: result,
+          ResponseMetadata: { RequestId: requestId },
+        },
+      }, { status });
+    }
+    const xml =
+      `<${action}Response xmlns="${STS_NS}">\n  <${action}Result>\n${xmlResult}  </${action}Result>\n` +
+      `  <ResponseMetadata>\n    <RequestId>${requestId}</RequestId>\n  </ResponseMetadata>\n</${action}Response>\n`;
+    return new Response(xml, { status, headers: { "content-type": "text/xml" } });
+  }
+
+  function errorResponse(wantsJson: boolean, f: StsFault): Response {
+    const requestId = crypto.randomUUID();
+    const type = f.status >= 500 ? "Receiver" : "Sender";
+    if (wantsJson) {
+      return Response.json({
+        Error: { Code: f.code, Message: f.message, Type: type },
+        RequestId: requestId,
+      }, { status: f.status });
+    }
+    const xml = `<ErrorResponse xmlns="${STS_NS}">\n  <Error>\n    <Type>${type}</Type>\n` +
+      `    <Code>${xmlEscape(f.code)}</Code>\n    <Message>${xmlEscape(f.message)}</Message>\n` +
+      `  </Error>\n  <RequestId>${requestId}</RequestId>\n</ErrorResponse>\n`;
+    return new Response(xml, { status: f.status, headers: { "content-type": "text/xml" } });
+  }
+
+  function sleep(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (ms <= 0 || signal.aborted) return resolve();
+      const done = () => {
+        clearTimeout(id);
+        signal.removeEventListener("abort", done);
+        resolve();
+      };
+      const id = setTimeout(done, ms);
+      signal.addEventListener("abort", done);
+    });
+  }
+
+  async function handle(req: Request): Promise<Response> {
+    requestCount++;
+    const headers = lowerHeaders(req);
+    lastRequest = { method: req.method, url: req.url, headers };
+    const wantsJson = (headers["accept"] ?? "").includes("application/json");
+    const delay = faults.latencyMs ?? o.latencyMs ?? 0;
+    await sleep(delay, req.signal);
+    const body = new Uint8Array(await req.arrayBuffer());
+    if (faults.throttle) {
+      return errorResponse(wantsJson, new StsFault(400, "Throttling", "Rate exceeded"));
+    }
+    if (faults.body !== undefined) {
+      return new Response(faults.body, { status: faults.status ?? 200 });
+    }
+    if (faults.status !== undefined) {
+      return errorResponse(
+        wantsJson,
+        new StsFault(
+          faults.status,
+          "InternalFailure",
+          "The request processing has failed because of an unknown error, exception or failure.",
+        ),
+      );
+    }
+    try {
+      if (req.method !== "GET" && req.method !== "POST") {
+        throw new StsFault(405, "MethodNotAllowed", `${req.method} is not supported.`);
+      }
+      const { path, query } = rawTarget(req);
+      const params = new Map<string, string>();
+      const pairs = parsePairs(query);
+      const ct = headers["content-type"] ?? "";
+      if (req.method === "POST" && ct.startsWith("application/x-www-form-urlencoded")) {
+        pairs.push(...parsePairs(new TextDecoder().decode(body)));
+      }
+      for (const [k, v] of pairs) {
+        if (params.has(k)) {
+          throw new StsFault(
+            400,
+            "InvalidParameterValue",
+            `Parameter ${k} was given more than once.`,
+          );
+        }
+        params.set(k, v);
+      }
+      const action = params.get("Action");
+      if (!action) throw new StsFault(400, "MissingAction", "Missing Action");
+      if (params.get("Version") !== "2011-06-15") {
+        throw new StsFault(
+          400,
+          "InvalidAction",
+          `Could not find operation ${action} for version ${
+            params.get("Version") ?? "NO_VERSION_SPECIFIED"
+          }`,
+        );
+      }
+      const caller = await authenticate(req, headers, path, query, body);
+      if (action === "GetCallerIdentity") {
+        return respond(
+          wantsJson,
+          200,
+          action,
+          {
+            Account: caller.account,
+            Arn: caller.arn,
+            UserId: caller.userId,
+          },
+          `    <Arn>${xmlEscape(caller.arn)}</Arn>\n    <UserId>${
+            xmlEscape(caller.userId)
+          }</UserId>\n` +
+            `    <Account>${caller.account}</Account>\n`,
+        );
+      }
+      if (action === "AssumeRole") {
+        const r = assumeRole(caller, params);
+        const p = r.principal;
+        const expiration = r.expiresAt.toISOString().replace(/\.\d{3}Z$/, "Z");
+        return respond(
+          wantsJson,
+          200,
+          action,
+          {
+            AssumedRoleUser: { Arn: p.arn, AssumedRoleId: p.userId },
+            Credentials: {
+              AccessKeyId: p.accessKeyId,
+              SecretAccessKey: p.secretAccessKey,
+              SessionToken: p.sessionToken,
+              Expiration: r.expiresAt.getTime() / 1000,
+            },
+            PackedPolicySize: null,
+            SourceIdentity: null,
+          },
+          `    <AssumedRoleUser>\n      <AssumedRoleId>${xmlEscape(p.userId)}</AssumedRoleId>\n` +
+            `      <Arn>${xmlEscape(p.arn)}</Arn>\n    </AssumedRoleUser>\n    <Credentials>\n` +
+            `      <AccessKeyId>${p.accessKeyId}</AccessKeyId>\n` +
+            `      <SecretAccessKey>${xmlEscape(p.secretAccessKey)}</SecretAccessKey>\n` +
+            `      <SessionToken>${xmlEscape(p.sessionToken ?? "")}</SessionToken>\n` +
+            `      <Expiration>${expiration}</Expiration>\n    </Credentials>\n`,
+        );
+      }
+      throw new StsFault(
+        400,
+        "InvalidAction",
+        `Could not find operation ${action} for version 2011-06-15`,
+      );
+    } catch (e) {
+      if (e instanceof StsFault) return errorResponse(wantsJson, e);
+      return errorResponse(
+        wantsJson,
+        new StsFault(500, "InternalFailure", `peer failure: ${(e as Error).message}`),
+      );
+    }
+  }
+
+  return new Promise((resolve, reject) => {
+    try {
+      const server = Deno.serve({
+        hostname: o.hostname ?? "127.0.0.1",
+        port: o.port ?? 0,
+        onListen: () => {},
+      }, handle);
+      const addr = server.addr;
+      const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+      resolve({
+        url: `http://${host}:${addr.port}`,
+        addPrincipal: (p) => void principals.set(p.accessKeyId, p),
+        addRole: (r) => void roles.set(r.arn, r),
+        setFaults: (f) => {
+          faults = { ...f };
+        },
+        get requestCount() {
+          return requestCount;
+        },
+        get lastRequest() {
+          return lastRequest;
+        },
+        close: () => server.shutdown(),
+      });
+    } catch (e) {
+      reject(e);
+    }
+  });
+}
+
+function timingSafeEqual(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
+
+/** The principals file of the CLI mode: a list of principals, or principals plus roles. */
+interface PeerFile {
+  principals?: PeerPrincipal[];
+  roles?: (Omit<PeerRole, "trust"> & { trustedPrincipalArns?: string[] })[];
+}
+
+async function cliMain(args: string[]): Promise<number> {
+  const { parseArgs } = await import("node:util");
+  const { values } = parseArgs({
+    args,
+    options: {
+      port: { type: "string", default: "0" },
+      hostname: { type: "string", default: "127.0.0.1" },
+      principals: { type: "string" },
+      "latency-ms": { type: "string" },
+      region: { type: "string" },
+    },
+  });
+  let file: PeerFile = {};
+  if (values.principals) {
+    const parsed = JSON.parse(await Deno.readTextFile(values.principals)) as
+      | PeerPrincipal[]
+      | PeerFile;
+    file = Array.isArray(parsed) ? { principals: parsed } : parsed;
+  }
+  const peer = await startStsPeer({
+    port: Number(values.port),
+    hostname: values.hostname,
+    latencyMs: values["latency-ms"] ? Number(values["latency-ms"]) : undefined,
+    region: values.region,
+    principals: file.principals,
+    roles: (file.roles ?? []).map((r) => ({
+      arn: r.arn,
+      roleId: r.roleId,
+      externalId: r.externalId,
+      trust: r.trustedPrincipalArns
+        ? (c: PeerPrincipal) => r.trustedPrincipalArns!.includes(c.arn)
+        : undefined,
+    })),
+  });
+  await Deno.stdout.write(enc.encode(peer.url + "\n"));
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    Deno.addSignalListener("SIGINT", stop);
+    Deno.addSignalListener("SIGTERM", stop);
+  });
+  await peer.close();
+  return 0;
+}
+
+if (import.meta.main) {
+  Deno.exit(await cliMain(Deno.args));
+}
