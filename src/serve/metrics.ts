@@ -49,9 +49,9 @@ export interface MapperMetricHooks {
   /** End-to-end latency of a dynamic file or backend-mode update, in seconds. */
   dynamicE2eLatency(type: "dynamic_file" | "dynamic_backend_mode", seconds: number): void;
   /** Sets the `dynamic_file_enabled` gauge. */
-  dynamicFileEnabled(on: boolean): void;
+  dynamicFileEnabled(value: 0 | 1): void;
   /** Sets the `dynamic_file_only` gauge. */
-  dynamicFileOnly(on: boolean): void;
+  dynamicFileOnly(value: 0 | 1): void;
   /** One EC2 DescribeInstances call (single or batch). */
   ec2DescribeInstancesCall(): void;
   /** A mapping source failed to load; the last good mapping stays in effect. */
@@ -173,8 +173,8 @@ export function createServerMetrics(options: ServerMetricsOptions = {}): ServerM
       configmapWatchFailure: () => configmapWatchFailures.inc(),
       dynamicFileFailure: () => dynamicFileFailures.inc(),
       dynamicE2eLatency: (type, seconds) => dynamicE2e.observe({ type }, seconds),
-      dynamicFileEnabled: (on) => dynamicFileEnabled.set(on ? 1 : 0),
-      dynamicFileOnly: (on) => dynamicFileOnly.set(on ? 1 : 0),
+      dynamicFileEnabled: (value) => dynamicFileEnabled.set(value),
+      dynamicFileOnly: (value) => dynamicFileOnly.set(value),
       ec2DescribeInstancesCall: () => ec2Calls.inc(),
       mappingLoadErrors: (source) => mappingLoadErrors.inc({ source }),
     },

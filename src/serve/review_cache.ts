@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Identity } from "../verify/identity.ts";
+import type { Identity } from "../verify/mod.ts";
 
 /** The part of `Verifier` the cache drives: a local check, then the STS call. */
 export interface TwoStepVerifier<C extends { expiresAt: Date }> {

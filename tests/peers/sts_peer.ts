@@ -662,7 +662,8 @@ export function startStsPeer(o: StsPeerOptions = {}): Promise<StsPeer> {
     lastRequest = { method: req.method, url: req.url, headers };
     const wantsJson = (headers["accept"] ?? "").includes("application/json");
     const delay = faults.latencyMs ?? o.latencyMs ?? 0;
-    await sleep(delay, req.signal);
+    // req.signal is only touched when needed: Deno warns about its legacy semantics on access.
+    if (delay > 0) await sleep(delay, req.signal);
     const body = new Uint8Array(await req.arrayBuffer());
     if (faults.throttle) {
       return errorResponse(wantsJson, new StsFault(400, "Throttling", "Rate exceeded"));

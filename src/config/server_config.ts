@@ -1,0 +1,468 @@
+/**
+ * The server configuration: every key of the Go tool's config file (§2.1), resolved with
+ * viper's precedence (explicit flag > bound env var > config file > default, §1.2) and
+ * validated in the Go tool's order with its messages (§2.2).
+ *
+ * @module
+ */
+
+import { isPartitionId, PARTITION_IDS } from "../aws/mod.ts";
+import {
+  decodeAccounts,
+  decodeList,
+  type DecodeOptions,
+  decodeRoleMapping,
+  decodeUserMapping,
+  MappingDecodeError,
+  type RoleMapping,
+  type UserMapping,
+} from "./mapping.ts";
+
+/** The canonical backend modes, in the Go tool's order. */
+export const BACKEND_MODES = ["MountedFile", "EKSConfigMap", "CRD", "DynamicFile"] as const;
+
+/** A canonical backend mode name (what a mapper's `name` reports). */
+export type BackendMode = typeof BACKEND_MODES[number];
+
+const DEPRECATED_MODES: Readonly<Record<string, BackendMode>> = {
+  File: "MountedFile",
+  ConfigMap: "EKSConfigMap",
+};
+
+/**
+ * The canonical mode for a configured name (`File` → `MountedFile`, `ConfigMap` →
+ * `EKSConfigMap`), or `undefined` for an unknown name. Case-sensitive, as in the Go tool.
+ */
+export function canonicalBackendMode(name: string): BackendMode | undefined {
+  if ((BACKEND_MODES as readonly string[]).includes(name)) return name as BackendMode;
+  return DEPRECATED_MODES[name];
+}
+
+/** The feature gates the Go tool declares; unknown gates are rejected. */
+export const KNOWN_FEATURE_GATES = [
+  "AllAlpha",
+  "AllBeta",
+  "ConfiguredInitDirectories",
+  "IAMIdentityMappingCRD",
+  "SSORoleMatch",
+] as const;
+
+/** The resolved, validated server configuration. */
+export interface ServerConfig {
+  /** `clusterID`: unique per-cluster ID, required. */
+  clusterId: string;
+  /** `log-verbosity`: logrus level name. */
+  logVerbosity: string;
+  /** `--feature-gates` (command line only). */
+  featureGates: Readonly<Record<string, boolean>>;
+  /** `role` (env `DEFAULT_ROLE`): token command's default role. */
+  role: string;
+  /** `region`: token command's region. */
+  region: string;
+  /** `externalID`: token command's AssumeRole external ID. */
+  externalId: string;
+  /** `sessionName`: token command's AssumeRole session name. */
+  sessionName: string;
+  /** `tokenOnly`: token command prints only the token. */
+  tokenOnly: boolean;
+  /** `forwardSessionName`: token command forwards the caller's session name. */
+  forwardSessionName: boolean;
+  /** `cache`: token command caches credentials on disk. */
+  cache: boolean;
+  /** `server.partition`. */
+  partition: string;
+  /** `server.port`. */
+  port: number;
+  /** `server.healthPort` (`0` turns the health listener off). */
+  healthPort: number;
+  /** `server.address`. */
+  address: string;
+  /** `server.hostname`. */
+  hostname: string;
+  /** `server.stateDir`. */
+  stateDir: string;
+  /** `server.generateKubeconfig`. */
+  generateKubeconfig: string;
+  /** `server.kubeconfigPregenerated`. */
+  kubeconfigPregenerated: boolean;
+  /** `server.kubeconfig`: kubeconfig for the EKSConfigMap and CRD backends. */
+  kubeconfig: string;
+  /** `server.master`: API server URL for the EKSConfigMap and CRD backends. */
+  master: string;
+  /** `server.backendMode`, as configured (deprecated names kept). */
+  backendMode: readonly string[];
+  /** `server.ec2DescribeInstancesQps` (0 = unlimited). */
+  ec2DescribeInstancesQps: number;
+  /** `server.ec2DescribeInstancesBurst`. */
+  ec2DescribeInstancesBurst: number;
+  /** `server.ec2DescribeInstancesRoleARN`. */
+  ec2DescribeInstancesRoleArn: string;
+  /** `server.sourceARN`. */
+  sourceArn: string;
+  /** `server.scrubbedAccounts`. */
+  scrubbedAccounts: readonly string[];
+  /** `server.dynamicfilepath`. */
+  dynamicFilePath: string;
+  /** `server.dynamicfileUserIDStrict`. */
+  dynamicFileUserIdStrict: boolean;
+  /** `server.dynamicBackendModePath`. */
+  dynamicBackendModePath: string;
+  /** `server.reservedPrefixConfig`, keyed by backend mode (last entry wins). */
+  reservedPrefixConfig: Readonly<Record<string, readonly string[]>>;
+  /** `server.mapRoles` (MountedFile only). */
+  mapRoles: readonly RoleMapping[];
+  /** `server.mapUsers` (MountedFile only). */
+  mapUsers: readonly UserMapping[];
+  /** `server.mapAccounts` (MountedFile only). */
+  mapAccounts: readonly string[];
+}
+
+/** What the config file loader gives us: a case-insensitive lookup of dotted keys. */
+export interface ConfigFileSource {
+  /** The value at a dotted key (`server.mapRoles`), matched case-insensitively; undefined if unset. */
+  get(key: string): unknown;
+}
+
+/** Where the values come from. */
+export interface ServerConfigInputs {
+  /** Flags the user set explicitly, keyed by viper key (`clusterID`, `server.port`, ...). */
+  flags?: Readonly<Record<string, unknown>>;
+  /** Environment lookup (e.g. `(n) => Deno.env.get(n)`). */
+  env?: (name: string) => string | undefined;
+  /** The loaded config file, if `--config` was given. */
+  file?: ConfigFileSource;
+  /** Receives warnings (deprecated backend modes, coerced account IDs, unknown fields). */
+  warn?: (message: string) => void;
+  /** Receives informational messages (enabled feature gates). */
+  info?: (message: string) => void;
+}
+
+/** The config is unusable; the message says what to fix. */
+export class ConfigError extends Error {
+  /** @param message what is wrong, in the Go tool's words where it has them */
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/** The only env vars the Go tool binds (§1.2). */
+const ENV_BINDINGS: Readonly<Record<string, string>> = {
+  "log-verbosity": "AWS_IAM_AUTHENTICATOR_LOG_VERBOSITY",
+  "clusterid": "KUBERNETES_AWS_AUTHENTICATOR_CLUSTER_ID",
+  "role": "DEFAULT_ROLE",
+};
+
+const DEFAULTS: Readonly<Record<string, unknown>> = {
+  "log-verbosity": "info",
+  "server.partition": "aws",
+  "server.port": 21362,
+  "server.healthport": 21363,
+  "server.address": "127.0.0.1",
+  "server.hostname": "localhost",
+  "server.statedir": "/var/aws-iam-authenticator",
+  "server.generatekubeconfig": "/etc/kubernetes/aws-iam-authenticator/kubeconfig.yaml",
+  "server.kubeconfigpregenerated": false,
+  "server.backendmode": ["MountedFile"],
+  "server.ec2describeinstancesqps": 15,
+  "server.ec2describeinstancesburst": 5,
+};
+
+/** Viper's per-key precedence, with keys matched case-insensitively. */
+function resolver(inputs: ServerConfigInputs): (key: string) => unknown {
+  const flags = new Map<string, unknown>();
+  for (const [k, v] of Object.entries(inputs.flags ?? {})) flags.set(k.toLowerCase(), v);
+  return (key) => {
+    const k = key.toLowerCase();
+    if (flags.has(k)) return flags.get(k);
+    const envName = ENV_BINDINGS[k];
+    if (envName !== undefined) {
+      const v = inputs.env?.(envName);
+      // viper treats a bound env var as set only when it is non-empty.
+      if (v !== undefined && v !== "") return v;
+    }
+    const fromFile = inputs.file?.get(key);
+    if (fromFile !== undefined && fromFile !== null) return fromFile;
+    return DEFAULTS[k];
+  };
+}
+
+function str(get: (k: string) => unknown, key: string): string {
+  const v = get(key);
+  if (v === undefined || v === null) return "";
+  if (typeof v === "string") return v;
+  if (typeof v === "number" || typeof v === "boolean" || typeof v === "bigint") return String(v);
+  throw new ConfigError(`invalid value for ${key}: expected a string, got ${JSON.stringify(v)}`);
+}
+
+function int(get: (k: string) => unknown, key: string): number {
+  const v = get(key);
+  if (typeof v === "number" && Number.isInteger(v)) return v;
+  if (typeof v === "string" && /^[+-]?[0-9]+$/.test(v.trim())) return Number.parseInt(v, 10);
+  throw new ConfigError(`invalid value for ${key}: expected an integer, got ${JSON.stringify(v)}`);
+}
+
+function bool(get: (k: string) => unknown, key: string): boolean {
+  const v = get(key);
+  if (v === undefined || v === null) return false;
+  if (typeof v === "boolean") return v;
+  if (typeof v === "string") {
+    // The spellings Go's strconv.ParseBool accepts.
+    if (["1", "t", "T", "TRUE", "true", "True"].includes(v)) return true;
+    if (["0", "f", "F", "FALSE", "false", "False", ""].includes(v)) return false;
+  }
+  if (typeof v === "number") return v !== 0;
+  throw new ConfigError(
+    `invalid value for ${key}: expected true or false, got ${JSON.stringify(v)}`,
+  );
+}
+
+/** A list key: YAML list, or a string split on whitespace (viper's GetStringSlice). */
+function list(get: (k: string) => unknown, key: string): string[] {
+  const v = get(key);
+  if (v === undefined || v === null) return [];
+  if (Array.isArray(v)) return v.map((x) => String(x));
+  if (typeof v === "string") return v.split(/\s+/).filter((s) => s !== "");
+  throw new ConfigError(`invalid value for ${key}: expected a list, got ${JSON.stringify(v)}`);
+}
+
+/** Parse `--feature-gates` (`Name=true,Other=false` or an already-split record). */
+export function parseFeatureGates(v: unknown): Record<string, boolean> {
+  const out: Record<string, boolean> = {};
+  if (v === undefined || v === null || v === "") return out;
+  const pairs: [string, unknown][] = typeof v === "string"
+    ? v.split(",").filter((s) => s.trim() !== "").map((s) => {
+      const at = s.indexOf("=");
+      if (at < 0) throw new ConfigError(`missing bool value for ${s.trim()}`);
+      return [s.slice(0, at).trim(), s.slice(at + 1).trim()];
+    })
+    : Object.entries(v as Record<string, unknown>);
+  for (const [name, raw] of pairs) {
+    if (!(KNOWN_FEATURE_GATES as readonly string[]).includes(name)) {
+      throw new ConfigError(`unrecognized feature gate: ${name}`);
+    }
+    if (typeof raw === "boolean") out[name] = raw;
+    else if (typeof raw === "string" && /^(1|t|T|TRUE|true|True)$/.test(raw)) out[name] = true;
+    else if (typeof raw === "string" && /^(0|f|F|FALSE|false|False)$/.test(raw)) out[name] = false;
+    else {
+      throw new ConfigError(
+        `invalid value of ${name}=${String(raw)}, err: strconv.ParseBool: parsing ${
+          JSON.stringify(String(raw))
+        }: invalid syntax`,
+      );
+    }
+  }
+  return out;
+}
+
+/** Go's `utilerrors.NewAggregate(...).Error()`: one error alone, several as `[e1, e2]`. */
+function aggregate(messages: string[]): string {
+  return messages.length === 1 ? messages[0] as string : `[${messages.join(", ")}]`;
+}
+
+/**
+ * Validate the backend-mode list (§2.2 step 9). Returns the error messages (empty when valid)
+ * and reports deprecated names through `warn`.
+ */
+export function validateBackendModes(
+  modes: readonly string[],
+  warn?: (message: string) => void,
+): string[] {
+  const errs: string[] = [];
+  for (const mode of modes) {
+    if (canonicalBackendMode(mode) === undefined) {
+      errs.push(`backend-mode ${JSON.stringify(mode)} is not a valid mode`);
+    }
+    const replacement = DEPRECATED_MODES[mode];
+    if (replacement !== undefined) {
+      warn?.(
+        `warning: backend-mode ${JSON.stringify(mode)} is deprecated, use ${
+          JSON.stringify(replacement)
+        } instead`,
+      );
+    }
+  }
+  if (new Set(modes).size !== modes.length) {
+    errs.push(`backend-mode [${modes.map((m) => JSON.stringify(m)).join(" ")}] has duplicates`);
+  }
+  if (modes.length === 0) errs.push("at least one backend-mode must be specified");
+  return errs;
+}
+
+function decodeReservedPrefixConfig(
+  v: unknown,
+  opts: DecodeOptions,
+): Record<string, readonly string[]> {
+  const out: Record<string, readonly string[]> = {};
+  if (v === undefined || v === null) return out;
+  if (!Array.isArray(v)) {
+    throw new MappingDecodeError("", `expected a list, got ${typeof v}`);
+  }
+  v.forEach((item, i) => {
+    if (typeof item !== "object" || item === null || Array.isArray(item)) {
+      throw new MappingDecodeError(`[${i}]`, "expected a mapping");
+    }
+    let mode = "";
+    let prefixes: string[] = [];
+    for (const [k, val] of Object.entries(item as Record<string, unknown>)) {
+      const lower = k.toLowerCase();
+      if (lower === "backendmode") {
+        if (typeof val !== "string") {
+          throw new MappingDecodeError(`[${i}].backendmode`, "expected a string");
+        }
+        mode = val;
+      } else if (lower === "usernameprefixreservelist") {
+        if (typeof val === "string") prefixes = [val];
+        else if (Array.isArray(val)) prefixes = val.map((p) => String(p));
+        else if (val !== null && val !== undefined) {
+          throw new MappingDecodeError(`[${i}].usernamePrefixReserveList`, "expected a list");
+        }
+      } else {
+        opts.warn?.(`server.reservedPrefixConfig[${i}]: unknown field "${k}" is ignored`);
+      }
+    }
+    out[mode] = prefixes;
+  });
+  return out;
+}
+
+/**
+ * Build and validate the server configuration (§2.2 order and messages).
+ *
+ * @throws {ConfigError} with the first problem found, in the Go tool's words.
+ */
+export function buildServerConfig(inputs: ServerConfigInputs): ServerConfig {
+  const get = resolver(inputs);
+  const warn = inputs.warn ?? (() => {});
+  const decodeOpts: DecodeOptions = { weak: true, warn };
+  const strictList = <T>(
+    key: string,
+    prefix: string,
+    decode: (v: unknown, p: string, o: DecodeOptions) => T,
+  ): T[] => {
+    try {
+      const warnings: string[] = [];
+      const entries = decodeList(
+        get(key),
+        decode,
+        { weak: true, warn: (m) => warnings.push(m) },
+        (_i, err) => {
+          throw err;
+        },
+      );
+      for (const w of warnings) warn(`${key}${w}`);
+      return entries.map((e) => e.value);
+    } catch (e) {
+      if (e instanceof MappingDecodeError) {
+        throw new ConfigError(`${prefix}: ${key}${e.path ? "" : ": "}${e.message}`);
+      }
+      throw e;
+    }
+  };
+
+  // 1-4: decode the mapping keys.
+  const mapRoles = strictList("server.mapRoles", "invalid server role mappings", decodeRoleMapping);
+  const mapUsers = strictList("server.mapUsers", "invalid server user mappings", decodeUserMapping);
+  let mapAccounts: string[];
+  try {
+    mapAccounts = decodeAccounts(get("server.mapAccounts"), {
+      weak: true,
+      warn: (m) => warn(`server.mapAccounts${m}`),
+    });
+  } catch (e) {
+    throw new ConfigError(`invalid server account mappings: ${(e as Error).message}`);
+  }
+  let reservedPrefixConfig: Record<string, readonly string[]>;
+  try {
+    reservedPrefixConfig = decodeReservedPrefixConfig(
+      get("server.reservedPrefixConfig"),
+      decodeOpts,
+    );
+  } catch (e) {
+    throw new ConfigError(`invalid reserved prefix config: ${(e as Error).message}`);
+  }
+
+  // 5: feature gates (command line only, as in the Go tool).
+  const flagGates = Object.entries(inputs.flags ?? {}).find(([k]) =>
+    k.toLowerCase() === "feature-gates"
+  );
+  const featureGates = parseFeatureGates(flagGates?.[1]);
+  if (featureGates.SSORoleMatch) inputs.info?.("SSORoleMatch feature enabled");
+  if (featureGates.ConfiguredInitDirectories) {
+    inputs.info?.("ConfiguredInitDirectories feature enabled");
+  }
+
+  // 6: cluster ID.
+  const clusterId = str(get, "clusterID");
+  if (clusterId === "") throw new ConfigError("cluster ID cannot be empty");
+
+  // 7: partition.
+  const partition = str(get, "server.partition");
+  if (!isPartitionId(partition)) {
+    throw new ConfigError(
+      `invalid partition: ${JSON.stringify(partition)} is not one of ${PARTITION_IDS.join(", ")}`,
+    );
+  }
+
+  // 8: DynamicFile needs its path, and the path needs the mode.
+  const backendMode = list(get, "server.backendMode");
+  const dynamicFilePath = str(get, "server.dynamicfilepath");
+  const hasDynamic = backendMode.includes("DynamicFile");
+  if (hasDynamic && dynamicFilePath === "") {
+    throw new ConfigError("dynamicfile is set in backend-mode but dynamicfilepath is not set");
+  }
+  if (!hasDynamic && dynamicFilePath !== "") {
+    throw new ConfigError("dynamicfile is not set in backend-mode but dynamicfilepath is set");
+  }
+
+  // 9: backend modes.
+  const modeErrors = validateBackendModes(backendMode, warn);
+  if (modeErrors.length > 0) throw new ConfigError(aggregate(modeErrors));
+
+  const port = int(get, "server.port");
+  const healthPort = int(get, "server.healthPort");
+  for (const [key, p] of [["server.port", port], ["server.healthPort", healthPort]] as const) {
+    if (p < 0 || p > 65535) throw new ConfigError(`invalid value for ${key}: ${p} is not a port`);
+  }
+  const qps = int(get, "server.ec2DescribeInstancesQps");
+  const burst = int(get, "server.ec2DescribeInstancesBurst");
+  if (qps < 0) {
+    throw new ConfigError(`invalid value for server.ec2DescribeInstancesQps: ${qps} is negative`);
+  }
+
+  return {
+    clusterId,
+    logVerbosity: str(get, "log-verbosity"),
+    featureGates,
+    role: str(get, "role"),
+    region: str(get, "region"),
+    externalId: str(get, "externalID"),
+    sessionName: str(get, "sessionName"),
+    tokenOnly: bool(get, "tokenOnly"),
+    forwardSessionName: bool(get, "forwardSessionName"),
+    cache: bool(get, "cache"),
+    partition,
+    port,
+    healthPort,
+    address: str(get, "server.address"),
+    hostname: str(get, "server.hostname"),
+    stateDir: str(get, "server.stateDir"),
+    generateKubeconfig: str(get, "server.generateKubeconfig"),
+    kubeconfigPregenerated: bool(get, "server.kubeconfigPregenerated"),
+    kubeconfig: str(get, "server.kubeconfig"),
+    master: str(get, "server.master"),
+    backendMode,
+    ec2DescribeInstancesQps: qps,
+    ec2DescribeInstancesBurst: burst,
+    ec2DescribeInstancesRoleArn: str(get, "server.ec2DescribeInstancesRoleARN"),
+    sourceArn: str(get, "server.sourceARN"),
+    scrubbedAccounts: list(get, "server.scrubbedAccounts"),
+    dynamicFilePath,
+    dynamicFileUserIdStrict: bool(get, "server.dynamicfileUserIDStrict"),
+    dynamicBackendModePath: str(get, "server.dynamicBackendModePath"),
+    reservedPrefixConfig,
+    mapRoles,
+    mapUsers,
+    mapAccounts,
+  };
+}

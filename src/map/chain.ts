@@ -1,0 +1,342 @@
+/**
+ * The mapper chain (§6.2, §6.8): the backends of `server.backendMode` in order, template
+ * rendering, reserved-prefix enforcement, account auto-mapping, and the dynamic backend-mode
+ * file that can swap the backends at runtime.
+ *
+ * Departures: an explicit user/role mapping in any backend beats account auto-mapping in any
+ * backend (port decision 8); a backend that fails to decide (a Map error) denies instead of
+ * letting account auto-mapping through; a username that renders empty is denied; the
+ * `dynamic_file_*` gauges are reset when DynamicFile leaves the chain.
+ *
+ * @module
+ */
+
+import { canonicalBackendMode, type ServerConfig } from "../config/mod.ts";
+import { ConfigMapMapper } from "./config_map.ts";
+import { CrdMapper } from "./crd.ts";
+import { DynamicFileMapper } from "./dynamic_file.ts";
+import { createDescribeInstances, Ec2PrivateDnsProvider } from "./ec2.ts";
+import { MountedFileMapper } from "./file.ts";
+import { WatchedFile } from "./file_watcher.ts";
+import {
+  type Identity,
+  type MappedIdentity,
+  type Mapper,
+  type MapperDeps,
+  NotMappedError,
+  type ResolvedDeps,
+  resolveDeps,
+} from "./mapper.ts";
+import { needsEc2, renderTemplate, type TemplateContext } from "./template.ts";
+
+/** The mapping entry point the webhook handler calls. */
+export interface MapperChain {
+  /**
+   * The Kubernetes user for a verified identity.
+   *
+   * @throws {NotMappedError} when nothing maps the identity.
+   * @throws {Error} with the Go-style message when a backend failed, a template could not be
+   * rendered, or the username uses a reserved prefix. Never falls open.
+   */
+  map(id: Identity): Promise<MappedIdentity>;
+  /** The canonical names of the backends currently in the chain, in order. */
+  backendModes(): readonly string[];
+  /** Stop every backend, watcher and timer. */
+  close(): Promise<void>;
+}
+
+/** Options for tests: how fast the file watchers react. */
+export interface ChainOptions {
+  /** File watcher debounce (default 50 ms). */
+  debounceMs?: number;
+  /** File watcher retry delay (default 1 s). */
+  retryMs?: number;
+}
+
+function aggregate(messages: string[]): string {
+  return messages.length === 1 ? messages[0] as string : `[${messages.join(", ")}]`;
+}
+
+/** Build the backends for `modes` (deprecated names allowed) without starting them. */
+function createMappers(
+  modes: readonly string[],
+  config: ServerConfig,
+  deps: ResolvedDeps,
+  opts: ChainOptions,
+): Mapper[] {
+  return modes.map((mode) => {
+    switch (canonicalBackendMode(mode)) {
+      case "MountedFile":
+        return new MountedFileMapper(config, deps.logger);
+      case "DynamicFile":
+        if (config.dynamicFilePath === "") {
+          throw new Error("backend-mode DynamicFile needs server.dynamicfilepath to be set");
+        }
+        return new DynamicFileMapper(config, deps, opts);
+      case "EKSConfigMap":
+        return new ConfigMapMapper(config, deps);
+      case "CRD":
+        return new CrdMapper(config, deps);
+      default:
+        throw new Error(`backend-mode ${JSON.stringify(mode)} is not a valid mode`);
+    }
+  });
+}
+
+interface Generation {
+  mappers: Mapper[];
+  abort: AbortController;
+}
+
+class Chain implements MapperChain {
+  private current: Generation = { mappers: [], abort: new AbortController() };
+  private ec2: Ec2PrivateDnsProvider | undefined;
+  private modeFile: WatchedFile | undefined;
+  private modeFileLoaded = false;
+  private rebuilding: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  constructor(
+    private readonly config: ServerConfig,
+    private readonly deps: ResolvedDeps,
+    private readonly opts: ChainOptions,
+  ) {}
+
+  backendModes(): readonly string[] {
+    return this.current.mappers.map((m) => m.name);
+  }
+
+  /** Build and start a generation; on failure everything it started is closed again. */
+  async build(modes: readonly string[]): Promise<Generation> {
+    const abort = new AbortController();
+    const mappers = createMappers(modes, this.config, this.deps, this.opts);
+    try {
+      for (const m of mappers) await m.start(abort.signal);
+    } catch (e) {
+      abort.abort();
+      await Promise.allSettled(mappers.map((m) => m.close()));
+      throw e;
+    }
+    return { mappers, abort };
+  }
+
+  async swap(next: Generation): Promise<void> {
+    const old = this.current;
+    this.current = next;
+    const names = next.mappers.map((m) => m.name);
+    const only = names.length === 1 && names[0] === "DynamicFile";
+    this.deps.metrics.dynamicFileOnly(only ? 1 : 0);
+    this.deps.metrics.dynamicFileEnabled(!only && names.includes("DynamicFile") ? 1 : 0);
+    old.abort.abort();
+    await Promise.allSettled(old.mappers.map((m) => m.close()));
+  }
+
+  startModeFile(path: string): Promise<void> {
+    this.modeFile = new WatchedFile({
+      path,
+      logger: this.deps.logger,
+      metrics: this.deps.metrics,
+      debounceMs: this.opts.debounceMs,
+      retryMs: this.opts.retryMs,
+      onLoad: (text) => this.enqueue(() => this.onModeFile(text)),
+      onDelete: () =>
+        this.enqueue(async () => {
+          this.deps.logger.info("backend-mode file deleted; using server.backendMode", { path });
+          await this.rebuildTo(this.config.backendMode, true);
+        }),
+    });
+    return this.modeFile.start(new AbortController().signal).then(() => this.rebuilding);
+  }
+
+  private enqueue(task: () => Promise<void>): void {
+    this.rebuilding = this.rebuilding.then(task).catch((e) => {
+      this.deps.logger.error("backend-mode change failed; keeping the current backends", {
+        error: (e as Error).message,
+      });
+    });
+  }
+
+  private async onModeFile(text: string): Promise<void> {
+    let modes: string[];
+    let lastUpdated: unknown;
+    try {
+      const doc = JSON.parse(text) as Record<string, unknown>;
+      const fields = new Map(Object.entries(doc).map(([k, v]) => [k.toLowerCase(), v]));
+      const raw = fields.get("backendmode");
+      lastUpdated = fields.get("lastupdateddatetime");
+      if (typeof raw !== "string") throw new Error("backendMode must be a string");
+      modes = raw.split(" ").filter((s) => s !== "");
+      if (modes.length === 0) throw new Error("backendMode names no backend");
+    } catch (e) {
+      this.deps.metrics.mappingLoadErrors("dynamicBackendMode");
+      throw new Error(
+        `invalid backend-mode file ${this.config.dynamicBackendModePath}: ${(e as Error).message}`,
+      );
+    }
+    await this.rebuildTo(modes, false);
+    if (this.modeFileLoaded && typeof lastUpdated === "string") {
+      const seconds = this.deps.now() / 1000 - Number(lastUpdated);
+      if (Number.isFinite(seconds) && seconds >= 0) {
+        this.deps.metrics.dynamicE2eLatency("dynamic_backend_mode", seconds);
+      }
+    }
+    this.modeFileLoaded = true;
+  }
+
+  private async rebuildTo(modes: readonly string[], always: boolean): Promise<void> {
+    if (this.closed) return;
+    const wanted = modes.map((m) => canonicalBackendMode(m) ?? m).join(" ");
+    if (!always && wanted === this.backendModes().join(" ")) {
+      this.deps.logger.info("backend mode unchanged; skip rebuild", { backendMode: wanted });
+      return;
+    }
+    const next = await this.build(modes);
+    if (this.closed) {
+      next.abort.abort();
+      await Promise.allSettled(next.mappers.map((m) => m.close()));
+      return;
+    }
+    await this.swap(next);
+    this.deps.logger.info("backend mode changed", { backendMode: wanted });
+  }
+
+  private ec2Provider(): Ec2PrivateDnsProvider {
+    this.ec2 ??= new Ec2PrivateDnsProvider({
+      describeInstances: this.deps.describeInstances ?? createDescribeInstances({
+        roleArn: this.config.ec2DescribeInstancesRoleArn,
+        sourceArn: this.config.sourceArn,
+      }),
+      qps: this.config.ec2DescribeInstancesQps,
+      burst: this.config.ec2DescribeInstancesBurst,
+      ttlMs: this.deps.ec2CacheTtlMs,
+      now: this.deps.now,
+      metrics: this.deps.metrics,
+      logger: this.deps.logger,
+    });
+    return this.ec2;
+  }
+
+  async map(id: Identity): Promise<MappedIdentity> {
+    const { mappers } = this.current;
+    const errors: string[] = [];
+    for (const m of mappers) {
+      let match;
+      try {
+        match = await m.map(id);
+      } catch (e) {
+        errors.push(`mapper ${m.name} Map error: ${(e as Error).message}`);
+        continue;
+      }
+      if (match === undefined) continue;
+      const ctx: TemplateContext = {
+        accountId: id.accountId,
+        sessionName: id.sessionName,
+        accessKeyId: id.accessKeyId,
+      };
+      if (needsEc2(match.username) || match.groups.some(needsEc2)) {
+        const provider = this.ec2Provider();
+        ctx.privateDnsName = (instanceId) => provider.getPrivateDnsName(instanceId);
+      }
+      let username: string;
+      const groups: string[] = [];
+      try {
+        username = await renderTemplate(match.username, ctx).catch((e) => {
+          throw new Error(
+            `error rendering username template ${JSON.stringify(match.username)}: ${
+              (e as Error).message
+            }`,
+          );
+        });
+        for (const g of match.groups) {
+          const rendered = await renderTemplate(g, ctx).catch((e) => {
+            throw new Error(
+              `error rendering group template ${JSON.stringify(g)}: ${(e as Error).message}`,
+            );
+          });
+          if (rendered !== "") groups.push(rendered);
+        }
+      } catch (e) {
+        throw new Error(`mapper ${m.name} renderTemplates error: ${(e as Error).message}`);
+      }
+      if (username === "") {
+        throw new Error(
+          `mapper ${m.name} renderTemplates error: username template ${
+            JSON.stringify(match.username)
+          } rendered an empty username`,
+        );
+      }
+      const reserved = m.usernamePrefixReserveList.filter((p) => p !== "");
+      if (reserved.some((p) => username.startsWith(p))) {
+        throw new Error(
+          `invalid username '${username}' for mapper ${m.name}: username must not begin with the following prefixes: [${
+            reserved.join(" ")
+          }]`,
+        );
+      }
+      return { username, groups, identityArn: match.identityArn };
+    }
+    if (errors.length > 0) throw new Error(aggregate(errors));
+    for (const m of mappers) {
+      if (m.isAccountAllowed(id.accountId)) {
+        return {
+          username: id.canonicalArn,
+          groups: [],
+          identityArn: id.canonicalArn.toLowerCase(),
+        };
+      }
+    }
+    throw new NotMappedError();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.modeFile?.close();
+    await this.rebuilding;
+    this.current.abort.abort();
+    await Promise.allSettled(this.current.mappers.map((m) => m.close()));
+    await this.ec2?.close();
+  }
+}
+
+/**
+ * Build the backends of `config.backendMode` in order, start them, and follow the dynamic
+ * backend-mode file if one is configured.
+ *
+ * @throws {Error} when a backend cannot be created or started (e.g. an invalid MountedFile
+ * entry: `backend-mode "MountedFile" creation failed: …`).
+ */
+export async function createMapperChain(
+  config: ServerConfig,
+  deps: MapperDeps = {},
+  opts: ChainOptions = {},
+): Promise<MapperChain> {
+  const resolved = resolveDeps(deps);
+  for (const r of config.mapRoles) {
+    resolved.logger.info("mapping IAM role", {
+      role: r.roleArn || undefined,
+      sso: r.sso,
+      username: r.username,
+      groups: r.groups,
+    });
+  }
+  for (const u of config.mapUsers) {
+    resolved.logger.info("mapping IAM user", {
+      user: u.userArn,
+      username: u.username,
+      groups: u.groups,
+    });
+  }
+  for (const a of config.mapAccounts) resolved.logger.info("mapping IAM Account", { accountID: a });
+  const chain = new Chain(config, resolved, opts);
+  await chain.swap(await chain.build(config.backendMode));
+  if (config.dynamicBackendModePath !== "") {
+    try {
+      await chain.startModeFile(config.dynamicBackendModePath);
+    } catch (e) {
+      await chain.close();
+      throw e;
+    }
+  }
+  return chain;
+}

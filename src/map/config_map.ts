@@ -1,0 +1,206 @@
+/**
+ * The EKSConfigMap backend (§6.4): `kube-system/aws-auth`, followed with an informer.
+ *
+ * `ParseMap` keeps the Go tool's quirks that users rely on: top-level keys are exact
+ * (`mapRoles`, `mapUsers`, `mapAccounts`), entry field names are case-insensitive, values
+ * that are empty or just quotes are skipped, and account IDs keep their literal text.
+ *
+ * Departures (port decisions 9, 10, 11): a key whose YAML does not parse, or is not a list,
+ * keeps its last good entries instead of emptying (one typo in `mapRoles` no longer locks out
+ * every node); invalid entries are dropped and logged with key and line; role ARNs are
+ * canonicalized and paths stripped; the first of duplicate entries wins. Deleting the
+ * ConfigMap revokes everything, as in the Go tool.
+ *
+ * @module
+ */
+
+import type { V1ConfigMap, V1ConfigMapList } from "@kubernetes/client-node";
+import { isScalar, isSeq, LineCounter, parseDocument, type Scalar } from "yaml";
+import {
+  decodeList,
+  type DecodeOptions,
+  decodeRoleMapping,
+  decodeUserMapping,
+  MappingDecodeError,
+  type ServerConfig,
+} from "../config/mod.ts";
+import { Informer, loadKubeConfig } from "./kube.ts";
+import type { Identity, Mapper, MappingMatch, ResolvedDeps } from "./mapper.ts";
+import { type ParsedSections, ProblemReporter, SectionedSource } from "./source.ts";
+import type { Problem } from "./store.ts";
+
+const NAMESPACE = "kube-system";
+const NAME = "aws-auth";
+const KEYS = ["mapRoles", "mapUsers", "mapAccounts"] as const;
+
+function isBlank(v: string): boolean {
+  const t = v.trim();
+  return t === "" || t === "``" || t === '""' || t === "''";
+}
+
+/**
+ * Parse the data of an aws-auth ConfigMap. Never throws; a key that cannot be read is left
+ * `undefined` (keep its last good entries) and reported.
+ */
+export function parseAwsAuth(
+  data: Readonly<Record<string, string>> | undefined,
+  where = `ConfigMap ${NAMESPACE}/${NAME}`,
+): ParsedSections {
+  const problems: Problem[] = [];
+  const warnings: Problem[] = [];
+  const out: ParsedSections = { roles: [], users: [], accounts: [], problems, warnings };
+  for (const key of Object.keys(data ?? {})) {
+    const known = KEYS.find((k) => k.toLowerCase() === key.toLowerCase());
+    if (known !== undefined && known !== key) {
+      warnings.push({
+        location: `${where} key ${key}`,
+        message: `key ${key} is ignored: keys are case-sensitive, did you mean ${known}?`,
+      });
+    }
+  }
+  for (const key of KEYS) {
+    const text = data?.[key];
+    if (text === undefined || isBlank(text)) continue;
+    const lc = new LineCounter();
+    const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
+    const at = (offset: number | undefined) =>
+      `${where} key ${key}${offset === undefined ? "" : ` line ${lc.linePos(offset).line}`}`;
+    if (doc.errors.length > 0) {
+      const err = doc.errors[0]!;
+      problems.push({
+        location: at(err.pos[0]),
+        message: `invalid YAML (${err.code}): ${
+          err.message.split("\n")[0]
+        }; keeping the last good ${key}`,
+      });
+      if (key === "mapRoles") out.roles = undefined;
+      else if (key === "mapUsers") out.users = undefined;
+      else out.accounts = undefined;
+      continue;
+    }
+    const items = isSeq(doc.contents) ? doc.contents.items : undefined;
+    const itemOffset = (i: number) =>
+      (items?.[i] as { range?: [number, number, number] } | undefined)?.range?.[0];
+    if (key === "mapAccounts") {
+      if (doc.contents !== null && !isSeq(doc.contents)) {
+        problems.push({
+          location: at(0),
+          message: "expected a list of account IDs; keeping the last good mapAccounts",
+        });
+        out.accounts = undefined;
+        continue;
+      }
+      // The literal text of each scalar, so an unquoted 012345678901 keeps its leading zero.
+      out.accounts = (items ?? []).flatMap((item, i) => {
+        if (!isScalar(item)) {
+          problems.push({ location: at(itemOffset(i)), message: "expected an account ID" });
+          return [];
+        }
+        const s = item as Scalar;
+        if (s.type === "PLAIN" && s.range) return [text.slice(s.range[0], s.range[1]).trim()];
+        return [String(s.value)];
+      });
+      continue;
+    }
+    const opts: DecodeOptions = {
+      weak: false,
+      warn: (m) => warnings.push({ location: at(undefined), message: m }),
+    };
+    const decodeAll = <T>(decode: (v: unknown, p: string, o: DecodeOptions) => T) =>
+      decodeList(doc.toJS(), decode, opts, (i, err) => {
+        problems.push({ location: at(itemOffset(i)), message: err.message });
+      }).map(({ index, value }) => ({ location: at(itemOffset(index)), value }));
+    try {
+      if (key === "mapRoles") out.roles = decodeAll(decodeRoleMapping);
+      else out.users = decodeAll(decodeUserMapping);
+    } catch (e) {
+      if (!(e instanceof MappingDecodeError)) throw e;
+      problems.push({ location: at(0), message: `${e.message}; keeping the last good ${key}` });
+      if (key === "mapRoles") out.roles = undefined;
+      else out.users = undefined;
+    }
+  }
+  return out;
+}
+
+/** Mappings from `kube-system/aws-auth`. */
+export class ConfigMapMapper implements Mapper {
+  /** The canonical backend name. */
+  readonly name = "EKSConfigMap" as const;
+  /** Reserved username prefixes for this backend. */
+  readonly usernamePrefixReserveList: readonly string[];
+  private readonly source: SectionedSource;
+  private informer: Informer<V1ConfigMap> | undefined;
+
+  /** @param config the server config; @param deps logger, metrics, Kubernetes client */
+  constructor(
+    private readonly config: Pick<ServerConfig, "kubeconfig" | "master" | "reservedPrefixConfig">,
+    private readonly deps: ResolvedDeps,
+  ) {
+    this.usernamePrefixReserveList = config.reservedPrefixConfig["EKSConfigMap"] ?? [];
+    this.source = new SectionedSource(
+      new ProblemReporter(this.name, deps.logger, deps.metrics),
+      {},
+    );
+  }
+
+  /** Apply one version of the ConfigMap (exposed for tests of the parsing path). */
+  applyConfigMap(cm: V1ConfigMap): void {
+    this.source.apply(parseAwsAuth(cm.data));
+    this.deps.logger.info("aws-auth ConfigMap loaded", {
+      resourceVersion: cm.metadata?.resourceVersion,
+      mappings: this.source.store.size,
+    });
+  }
+
+  /** List and watch `kube-system/aws-auth`. */
+  async start(signal: AbortSignal): Promise<void> {
+    const kc = await (this.deps.kubeConfig?.() ?? loadKubeConfig(this.config));
+    const k8s = await import("@kubernetes/client-node");
+    const core = kc.makeApiClient(k8s.CoreV1Api);
+    const fieldSelector = `metadata.name=${NAME}`;
+    const isAwsAuth = (cm: V1ConfigMap) => cm.metadata?.name === NAME;
+    this.informer = new Informer<V1ConfigMap>({
+      kubeConfig: kc,
+      path: `/api/v1/namespaces/${NAMESPACE}/configmaps`,
+      list: () =>
+        core.listNamespacedConfigMap({ namespace: NAMESPACE, fieldSelector }) as Promise<
+          V1ConfigMapList
+        >,
+      fieldSelector,
+      retryDelayMs: this.deps.watchRetryDelayMs,
+      logger: this.deps.logger,
+      what: "aws-auth ConfigMap",
+    }, {
+      onAdd: (cm) => isAwsAuth(cm) && this.applyConfigMap(cm),
+      onUpdate: (cm) => isAwsAuth(cm) && this.applyConfigMap(cm),
+      onDelete: (cm) => {
+        if (!isAwsAuth(cm)) return;
+        this.deps.logger.info("aws-auth ConfigMap was deleted; its mappings are revoked");
+        this.source.clear();
+      },
+      onFailure: () => this.deps.metrics.configmapWatchFailure(),
+    });
+    signal.addEventListener("abort", () => void this.close(), { once: true });
+    await this.informer.start();
+  }
+
+  /** The explicit mapping for `id`, if any. */
+  map(id: Identity): Promise<MappingMatch | undefined> {
+    try {
+      return Promise.resolve(this.source.store.lookup(id));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** Whether the account is in the ConfigMap's `mapAccounts`. */
+  isAccountAllowed(accountId: string): boolean {
+    return this.source.store.isAccountAllowed(accountId);
+  }
+
+  /** Stop watching. */
+  async close(): Promise<void> {
+    await this.informer?.stop();
+  }
+}

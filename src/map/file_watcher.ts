@@ -1,0 +1,159 @@
+/**
+ * Watch one file for changes by watching its directory with `Deno.watchFs` (§6.7 loader).
+ *
+ * A watch on the file itself dies when the file is replaced: editors and `mv` rename a new
+ * file over it, and Kubernetes updates a ConfigMap volume by swapping the `..data` symlink the
+ * file points through. Watching the directory sees all three (in-place write, atomic rename,
+ * `..data` swap). Every event in the directory triggers a debounced re-read, and only content
+ * that differs from the last read is handed on, so unrelated files cost one read each.
+ *
+ * @module
+ */
+
+import type { Logger, MapperMetrics } from "./mapper.ts";
+
+/** What to do with the file. */
+export interface WatchedFileOptions {
+  /** The file to follow. */
+  path: string;
+  /** Called with the new content whenever it changed (including the first read). */
+  onLoad(text: string): void;
+  /** Called when a file that existed is gone. */
+  onDelete(): void;
+  /** Where to log watcher trouble. */
+  logger: Logger;
+  /** `dynamicFileFailure` is counted when the watch cannot be set up or breaks. */
+  metrics: Pick<MapperMetrics, "dynamicFileFailure">;
+  /** Quiet time after the last event before re-reading (default 50 ms). */
+  debounceMs?: number;
+  /** Wait before re-creating a broken watch, e.g. while the directory is missing (default 1 s). */
+  retryMs?: number;
+}
+
+function dirname(path: string): string {
+  const at = path.lastIndexOf("/");
+  if (at < 0) return ".";
+  if (at === 0) return "/";
+  return path.slice(0, at);
+}
+
+/** Follows one file; see the module doc. */
+export class WatchedFile {
+  private readonly dir: string;
+  private lastText: string | undefined;
+  private watcher: Deno.FsWatcher | undefined;
+  private debounce: ReturnType<typeof setTimeout> | undefined;
+  private retry: { timer: ReturnType<typeof setTimeout>; resolve: () => void } | undefined;
+  private loop: Promise<void> | undefined;
+  private closed = false;
+  private reading: Promise<void> = Promise.resolve();
+
+  /** @param opts the file and callbacks */
+  constructor(private readonly opts: WatchedFileOptions) {
+    this.dir = dirname(opts.path);
+  }
+
+  /** Read the file once, then keep watching in the background until `close()` or `signal`. */
+  async start(signal: AbortSignal): Promise<void> {
+    signal.addEventListener("abort", () => void this.close(), { once: true });
+    await this.check();
+    if (!this.closed) this.loop = this.run();
+  }
+
+  /** Stop watching and wait for the background loop to end. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.debounce !== undefined) clearTimeout(this.debounce);
+    this.debounce = undefined;
+    if (this.retry) {
+      clearTimeout(this.retry.timer);
+      this.retry.resolve();
+    }
+    try {
+      this.watcher?.close();
+    } catch {
+      // Already closed.
+    }
+    await this.loop;
+    await this.reading;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.retry = undefined;
+        resolve();
+      }, ms);
+      this.retry = { timer, resolve };
+    });
+  }
+
+  private async run(): Promise<void> {
+    let failing = false;
+    while (!this.closed) {
+      try {
+        this.watcher = Deno.watchFs(this.dir, { recursive: false });
+      } catch (e) {
+        this.opts.metrics.dynamicFileFailure();
+        if (!failing) {
+          this.opts.logger.warn("cannot watch the directory of a mapping file; retrying", {
+            path: this.opts.path,
+            error: (e as Error).message,
+          });
+        }
+        failing = true;
+        await this.sleep(this.opts.retryMs ?? 1000);
+        continue;
+      }
+      failing = false;
+      // Anything that happened while no watch was set up.
+      this.schedule();
+      try {
+        for await (const _event of this.watcher) this.schedule();
+      } catch (e) {
+        if (this.closed) break;
+        this.opts.metrics.dynamicFileFailure();
+        this.opts.logger.warn("file watch failed; re-creating it", {
+          path: this.opts.path,
+          error: (e as Error).message,
+        });
+      }
+      if (this.closed) break;
+      await this.sleep(this.opts.retryMs ?? 1000);
+    }
+  }
+
+  private schedule(): void {
+    if (this.closed) return;
+    if (this.debounce !== undefined) clearTimeout(this.debounce);
+    this.debounce = setTimeout(() => {
+      this.debounce = undefined;
+      this.reading = this.reading.then(() => this.check());
+    }, this.opts.debounceMs ?? 50);
+  }
+
+  private async check(): Promise<void> {
+    if (this.closed) return;
+    let text: string;
+    try {
+      text = await Deno.readTextFile(this.opts.path);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) {
+        if (this.lastText !== undefined) {
+          this.lastText = undefined;
+          this.opts.onDelete();
+        }
+        return;
+      }
+      this.opts.metrics.dynamicFileFailure();
+      this.opts.logger.warn("cannot read mapping file", {
+        path: this.opts.path,
+        error: (e as Error).message,
+      });
+      return;
+    }
+    if (this.closed || text === this.lastText) return;
+    this.lastText = text;
+    this.opts.onLoad(text);
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * Identity mapping: turns a verified AWS identity into a Kubernetes user through the
+ * backends of `server.backendMode` (MountedFile, DynamicFile, EKSConfigMap, CRD).
+ *
+ * @module
+ */
+
+export { type ChainOptions, createMapperChain, type MapperChain } from "./chain.ts";
+export {
+  type DescribeInstancesFn,
+  type Ec2Instance,
+  type Identity,
+  type KubeConfigLike,
+  type Logger,
+  type MappedIdentity,
+  type Mapper,
+  type MapperDeps,
+  type MapperMetrics,
+  type MappingMatch,
+  NOOP_LOGGER,
+  NOOP_METRICS,
+  NotMappedError,
+} from "./mapper.ts";
+export { MountedFileMapper } from "./file.ts";
+export { DynamicFileMapper, parseDynamicFile } from "./dynamic_file.ts";
+export { ConfigMapMapper, parseAwsAuth } from "./config_map.ts";
+export { CRD_GROUP, CRD_PLURAL, CRD_VERSION, CrdMapper, type IAMIdentityMapping } from "./crd.ts";
+export { createDescribeInstances, Ec2PrivateDnsProvider } from "./ec2.ts";
+export { loadKubeConfig } from "./kube.ts";
+export { INSTANCE_ID_SESSION, renderTemplate } from "./template.ts";
+export { arnKey, MappingStore, type Problem } from "./store.ts";

@@ -1,0 +1,269 @@
+/**
+ * The matching core every backend shares: an immutable set of role, user and account
+ * mappings with canonical keys, built from decoded entries, and the lookup rules of §6 with
+ * this project's departures (port decisions 5, 9, 10; security cases 37, 39).
+ *
+ * @module
+ */
+
+import { canonicalizeArn, stripPath } from "../aws/mod.ts";
+import {
+  type RoleMapping,
+  ssoArnLike,
+  type UserMapping,
+  validateRoleMapping,
+  validateUserMapping,
+} from "../config/mod.ts";
+import type { Identity, MappingMatch } from "./mapper.ts";
+import { ssoPrefix, ssoSuffixMatches } from "./sso.ts";
+
+/** Something wrong with one entry or section of a source, with where it is. */
+export interface Problem {
+  /** Human-readable location: file and line, ConfigMap key, object name, config key. */
+  location: string;
+  /** What is wrong. */
+  message: string;
+}
+
+/** A decoded entry with its location, in source order. */
+export interface Located<T> {
+  /** Where the entry is. */
+  location: string;
+  /** The decoded entry. */
+  value: T;
+}
+
+interface Entry {
+  /** Position in source order (roles first, then users), for "first match wins". */
+  order: number;
+  location: string;
+  username: string;
+  groups: readonly string[];
+  /** Strict mode: the stripped, lower-cased mapping ARN to confirm; "" = none configured. */
+  confirmArn: string;
+  /** Strict mode: the mapping's ARN did not parse, so nothing may match through it. */
+  poisoned: boolean;
+}
+
+interface SsoEntry extends Entry {
+  prefix: string;
+}
+
+/** How keys are formed. */
+export interface StoreOptions {
+  /** DynamicFile `dynamicfileUserIDStrict`: key by AWS unique ID instead of ARN. */
+  userIdStrict?: boolean;
+}
+
+/**
+ * The lookup key of an ARN: canonical (assumed-role → role), role path stripped, lower-cased.
+ *
+ * @throws {ArnError} when the ARN is malformed.
+ */
+export function arnKey(arn: string): string {
+  const { canonical } = canonicalizeArn(arn);
+  return stripPath(canonical).toLowerCase();
+}
+
+/** An immutable mapping set. */
+export class MappingStore {
+  /** The empty set (a source that does not exist). */
+  static readonly EMPTY: MappingStore = new MappingStore(
+    new Map(),
+    [],
+    new Map(),
+    new Set(),
+    false,
+  );
+
+  private constructor(
+    private readonly roles: ReadonlyMap<string, Entry>,
+    private readonly ssoRoles: readonly SsoEntry[],
+    private readonly users: ReadonlyMap<string, Entry>,
+    private readonly accounts: ReadonlySet<string>,
+    private readonly strict: boolean,
+  ) {}
+
+  /** Number of role + user mappings held. */
+  get size(): number {
+    return this.roles.size + this.ssoRoles.length + this.users.size;
+  }
+
+  /** Whether `accountId` is in `mapAccounts`. */
+  isAccountAllowed(accountId: string): boolean {
+    return this.accounts.has(accountId);
+  }
+
+  /**
+   * Build a store. Invalid entries are left out and reported as problems; duplicates keep the
+   * first entry and are reported as warnings (port decision 9).
+   */
+  static build(
+    roles: readonly Located<RoleMapping>[],
+    users: readonly Located<UserMapping>[],
+    accounts: readonly string[],
+    opts: StoreOptions = {},
+  ): { store: MappingStore; problems: Problem[]; warnings: Problem[] } {
+    const strict = opts.userIdStrict ?? false;
+    const problems: Problem[] = [];
+    const warnings: Problem[] = [];
+    const roleMap = new Map<string, Entry>();
+    const ssoRoles: SsoEntry[] = [];
+    const ssoSeen = new Map<string, string>();
+    const userMap = new Map<string, Entry>();
+    let order = 0;
+
+    const put = (map: Map<string, Entry>, key: string, entry: Entry) => {
+      const prior = map.get(key);
+      if (prior) {
+        warnings.push({
+          location: entry.location,
+          message: `duplicate mapping for ${
+            JSON.stringify(key)
+          } is ignored; the first one (${prior.location}) wins`,
+        });
+        return;
+      }
+      map.set(key, entry);
+    };
+
+    const common = (
+      location: string,
+      m: { username: string; groups: readonly string[] },
+    ): Entry => {
+      if (m.username === "") throw new Error("value for username must be supplied");
+      return {
+        order: order++,
+        location,
+        username: m.username,
+        groups: m.groups,
+        confirmArn: "",
+        poisoned: false,
+      };
+    };
+
+    const addArnEntry = (
+      map: Map<string, Entry>,
+      location: string,
+      arn: string,
+      userId: string,
+      base: Entry,
+      what: "rolearn" | "userarn",
+    ) => {
+      if (!strict) {
+        put(map, arnKey(arn), base);
+        return;
+      }
+      if (userId === "") {
+        throw new Error(
+          `value for userid must be supplied when dynamicfileUserIDStrict is true (${what} alone is not enough)`,
+        );
+      }
+      if (arn !== "") {
+        try {
+          base.confirmArn = arnKey(arn);
+        } catch (e) {
+          // Kept, so that the unique ID stays claimed and always denies (security case 39).
+          base.poisoned = true;
+          problems.push({
+            location,
+            message: `${what}: ${(e as Error).message}; this user ID is denied until it is fixed`,
+          });
+        }
+      }
+      put(map, userId, base);
+    };
+
+    for (const { location, value } of roles) {
+      try {
+        // Strict mode keys by user ID, so a user ID alone is a complete entry (Go DynamicFile).
+        if (!(strict && value.roleArn === "" && value.sso === undefined && value.userId !== "")) {
+          validateRoleMapping(value);
+        }
+        const base = common(location, value);
+        if (value.sso !== undefined) {
+          if (strict) {
+            throw new Error("sso mappings are not supported in dynamicfileUserIDStrict mode");
+          }
+          const pattern = ssoArnLike(value.sso);
+          const prior = ssoSeen.get(pattern);
+          if (prior !== undefined) {
+            warnings.push({
+              location,
+              message: `duplicate mapping for ${
+                JSON.stringify(pattern)
+              } is ignored; the first one (${prior}) wins`,
+            });
+            continue;
+          }
+          ssoSeen.set(pattern, location);
+          ssoRoles.push({ ...base, prefix: ssoPrefix(pattern) });
+          continue;
+        }
+        addArnEntry(roleMap, location, value.roleArn, value.userId, base, "rolearn");
+      } catch (e) {
+        problems.push({ location, message: (e as Error).message });
+      }
+    }
+    for (const { location, value } of users) {
+      try {
+        if (!(strict && value.userArn === "" && value.userId !== "")) validateUserMapping(value);
+        addArnEntry(
+          userMap,
+          location,
+          value.userArn,
+          value.userId,
+          common(location, value),
+          "userarn",
+        );
+      } catch (e) {
+        problems.push({ location, message: (e as Error).message });
+      }
+    }
+    const store = new MappingStore(roleMap, ssoRoles, userMap, new Set(accounts), strict);
+    return { store, problems, warnings };
+  }
+
+  /**
+   * The explicit mapping for `id`, or `undefined`. The first matching entry in source order
+   * wins; roles are looked at before users, as in the Go tool.
+   *
+   * @throws {Error} `ARN does not match User ID` in strict mode when the unique ID is mapped
+   * to a different (or unparseable) ARN.
+   */
+  lookup(id: Identity): MappingMatch | undefined {
+    let subject: string;
+    try {
+      subject = stripPath(id.canonicalArn).toLowerCase();
+    } catch (e) {
+      throw new Error(`cannot map identity: ${(e as Error).message}`);
+    }
+    if (this.strict) {
+      const entry = this.roles.get(id.userId) ?? this.users.get(id.userId);
+      if (entry === undefined) return undefined;
+      if (entry.poisoned || (entry.confirmArn !== "" && entry.confirmArn !== subject)) {
+        throw new Error("ARN does not match User ID");
+      }
+      return {
+        username: entry.username,
+        groups: entry.groups,
+        identityArn: id.canonicalArn.toLowerCase(),
+      };
+    }
+    let best = this.roles.get(subject);
+    for (const sso of this.ssoRoles) {
+      if (best !== undefined && best.order < sso.order) break;
+      if (subject.startsWith(sso.prefix) && ssoSuffixMatches(subject.slice(sso.prefix.length))) {
+        best = sso;
+        break;
+      }
+    }
+    best ??= this.users.get(subject);
+    if (best === undefined) return undefined;
+    return {
+      username: best.username,
+      groups: best.groups,
+      identityArn: id.canonicalArn.toLowerCase(),
+    };
+  }
+}

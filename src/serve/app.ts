@@ -1,0 +1,133 @@
+/**
+ * The whole authenticator server assembled from a validated `ServerConfig`: metrics, the mapper
+ * chain, the verifier behind the review cache, the handler and the listeners, in the order of
+ * §7.1. The CLI's `server` command is a thin wrapper around {@link startAuthenticator}; tests
+ * and the demo call it directly.
+ *
+ * @module
+ */
+
+import type { PartitionId } from "../aws/mod.ts";
+import type { ServerConfig } from "../config/mod.ts";
+import { createMapperChain, type MapperDeps } from "../map/mod.ts";
+import { Verifier } from "../verify/mod.ts";
+import { createHandler } from "./handler.ts";
+import type { ServerLogger } from "./logging.ts";
+import { createServerMetrics, type ServerMetrics } from "./metrics.ts";
+import { resolveServerRegion } from "./region.ts";
+import { ReviewCache } from "./review_cache.ts";
+import { listen, type RunningServer } from "./server.ts";
+
+/** Options of {@link startAuthenticator}. */
+export interface AuthenticatorOptions {
+  /** Where every log line goes. */
+  logger: ServerLogger;
+  /** Environment lookup (`AWS_REGION`, `AWS_ENDPOINT_URL_STS`, …); default `Deno.env.get`. */
+  env?: (name: string) => string | undefined;
+  /** fetch for the STS calls (tests point it at a peer through `AWS_ENDPOINT_URL_STS`). */
+  fetch?: typeof fetch;
+  /** The metrics registry; a fresh one by default. */
+  metrics?: ServerMetrics;
+  /** Extra mapper dependencies (Kubernetes config, EC2 client) for tests. */
+  mapperDeps?: Partial<MapperDeps>;
+  /** The server region; default from env / instance metadata (port decision 21). */
+  region?: string;
+  /** How long in-flight reviews get on shutdown; default 10 s. */
+  shutdownTimeoutMs?: number;
+  /** How long a client may take to send its request body; default 10 s. */
+  bodyTimeoutMs?: number;
+}
+
+/** A running authenticator. */
+export interface RunningAuthenticator extends RunningServer {
+  /** The server's metrics. */
+  readonly metrics: ServerMetrics;
+  /**
+   * Stops the listeners (in-flight reviews finish, up to the shutdown timeout), then the
+   * mapper chain. Safe to call more than once.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the server: builds and starts the mapper chain (which logs the static mappings), finds the
+ * server region, creates the verifier, then listens (key pair, kubeconfig, TLS and health
+ * listeners). Throws an actionable error (and releases what was started) when any step fails.
+ */
+export async function startAuthenticator(
+  config: ServerConfig,
+  options: AuthenticatorOptions,
+): Promise<RunningAuthenticator> {
+  const log = options.logger;
+  const env = options.env ?? ((name: string) => Deno.env.get(name));
+  const metrics = options.metrics ?? createServerMetrics();
+
+  const chain = await createMapperChain(config, {
+    logger: log,
+    metrics: metrics.mapper,
+    ...options.mapperDeps,
+  });
+  try {
+    let region = options.region;
+    if (region === undefined) {
+      const resolved = await resolveServerRegion({ env });
+      region = resolved.region;
+      if (resolved.source === "none") {
+        log.info(
+          `Region not found in the environment or instance metadata (${resolved.detail}); ` +
+            "only the partition's known STS hosts are accepted",
+        );
+      } else {
+        log.info("server region", { region, source: resolved.source });
+      }
+    }
+    const override = env("AWS_ENDPOINT_URL_STS")?.trim() || undefined;
+    if (override !== undefined) {
+      log.warn("tokens for the STS endpoint override are accepted", { endpoint: override });
+    }
+    const verifier = new Verifier({
+      clusterId: config.clusterId,
+      // buildServerConfig has already rejected anything that is not a partition ID.
+      partition: config.partition as PartitionId,
+      instanceRegion: region,
+      stsEndpointOverride: override,
+      fetch: options.fetch,
+      observer: metrics.sts,
+    });
+    const cache = new ReviewCache(verifier);
+    const handler = createHandler({
+      verify: (token) => cache.verify(token),
+      map: (identity) => chain.map(identity),
+      scrubbedAccounts: config.scrubbedAccounts,
+      logger: log,
+      observeReview: (outcome, seconds) => metrics.observeReview(outcome, seconds),
+      metrics,
+      bodyTimeoutMs: options.bodyTimeoutMs,
+    });
+    const server = await listen({
+      address: config.address,
+      port: config.port,
+      hostname: config.hostname,
+      healthPort: config.healthPort,
+      stateDir: config.stateDir,
+      generateKubeconfig: config.generateKubeconfig,
+      kubeconfigPregenerated: config.kubeconfigPregenerated,
+      handler,
+      logger: log,
+      shutdownTimeoutMs: options.shutdownTimeoutMs,
+    });
+    let closing: Promise<void> | undefined;
+    return {
+      ...server,
+      metrics,
+      shutdown: () => server.shutdown(),
+      close() {
+        closing ??= server.shutdown().then(() => chain.close());
+        return closing;
+      },
+    };
+  } catch (err) {
+    await chain.close();
+    throw err;
+  }
+}

@@ -1,0 +1,331 @@
+/**
+ * The webhook's HTTP surface as a pure `Request -> Response` function: `POST /authenticate`
+ * (TokenReview, §7.5), `/healthz`, `/metrics` and 404 for everything else. Everything it needs
+ * comes in through {@link HandlerDeps}, so it is tested in memory without a socket.
+ *
+ * @module
+ */
+
+import { type Identity, STSError, STSThrottling } from "../verify/mod.ts";
+import { redactSecrets, type ServerLogger } from "./logging.ts";
+import type { ReviewOutcome } from "./metrics.ts";
+import type { CacheOutcome } from "./review_cache.ts";
+
+/** What a mapper chain returns for a mapped identity. */
+export interface MappedIdentity {
+  /** The Kubernetes username. */
+  username: string;
+  /** The Kubernetes groups (may be empty). */
+  groups: readonly string[];
+  /** The (lower-cased canonical) ARN the mapping matched. */
+  identityArn?: string;
+}
+
+/** Verifies a token; throws `FormatError`, `STSError` or `STSThrottling`. */
+export type VerifyFn = (
+  token: string,
+) => Promise<{ identity: Identity; cache?: CacheOutcome }>;
+
+/** Maps a verified identity; throws when the identity is not mapped or mapping failed. */
+export type MapFn = (identity: Identity) => MappedIdentity | Promise<MappedIdentity>;
+
+/** Everything the handler depends on. */
+export interface HandlerDeps {
+  /** Token verification (usually a `ReviewCache` in front of the `Verifier`). */
+  verify: VerifyFn;
+  /** The mapper chain. */
+  map: MapFn;
+  /** Accounts whose identity details stay out of the response and the logs. */
+  scrubbedAccounts?: readonly string[];
+  /** Where the one-line-per-review log goes. */
+  logger: ServerLogger;
+  /** Called once per request to `/authenticate` with its outcome and latency in seconds. */
+  observeReview?: (outcome: ReviewOutcome, seconds: number) => void;
+  /** Renders `/metrics`; without it `/metrics` is 404. */
+  metrics?: { render(): Promise<string>; contentType: string };
+  /** Largest accepted request body; default 1 MiB (port decision 17). */
+  maxBodyBytes?: number;
+  /** How long a client may take to send its body; default 10 s. */
+  bodyTimeoutMs?: number;
+  /** A monotonic clock in milliseconds (for latency). */
+  monotonicNow?: () => number;
+}
+
+/** Connection details `Deno.serve` passes along; only the remote address is used (for logs). */
+export interface RequestInfo {
+  /** The client address. */
+  remoteAddr?: { hostname?: string; port?: number } | Deno.Addr;
+}
+
+/** The `apiVersion`s a TokenReview may use. */
+export const TOKEN_REVIEW_API_VERSIONS: readonly string[] = [
+  "authentication.k8s.io/v1",
+  "authentication.k8s.io/v1beta1",
+];
+
+/** Default body limit: 1 MiB. */
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+
+const JSON_TYPE = "application/json; charset=UTF-8";
+const TEXT_TYPE = "text/plain; charset=utf-8";
+
+class BodyTooLarge extends Error {}
+class BodyTimeout extends Error {}
+
+function text(status: number, body: string): Response {
+  return new Response(body, {
+    status,
+    headers: { "content-type": TEXT_TYPE, "x-content-type-options": "nosniff" },
+  });
+}
+
+function json(status: number, body: string): Response {
+  return new Response(body, { status, headers: { "content-type": JSON_TYPE } });
+}
+
+/**
+ * Reads at most `limit` bytes of a body, failing as soon as more arrive or the deadline passes,
+ * so a huge or slow body never sits in memory or holds a request open indefinitely.
+ */
+async function readCapped(req: Request, limit: number, timeoutMs: number): Promise<Uint8Array> {
+  const declared = req.headers.get("content-length");
+  if (declared !== null && Number(declared) > limit) throw new BodyTooLarge();
+  if (req.body === null) return new Uint8Array();
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new BodyTimeout()), timeoutMs);
+  });
+  try {
+    while (true) {
+      const { done, value } = await Promise.race([reader.read(), deadline]);
+      if (done) break;
+      total += value.byteLength;
+      if (total > limit) throw new BodyTooLarge();
+      chunks.push(value);
+    }
+  } catch (err) {
+    await reader.cancel().catch(() => {});
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
+
+interface ParsedReview {
+  apiVersion: string;
+  token: string;
+}
+
+/** Why a body is not an acceptable TokenReview; each message starts like the Go tool's. */
+function parseReview(body: Uint8Array): ParsedReview | string {
+  if (body.byteLength === 0) return "expected a request body";
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
+  } catch {
+    return "expected a request body to be a TokenReview";
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return "expected a request body to be a TokenReview";
+  }
+  const review = value as Record<string, unknown>;
+  if (review.kind !== "TokenReview") {
+    return "expected a request body to be a TokenReview (kind TokenReview)";
+  }
+  const apiVersion = review.apiVersion;
+  if (typeof apiVersion !== "string" || !TOKEN_REVIEW_API_VERSIONS.includes(apiVersion)) {
+    return `expected a request body to be a TokenReview of apiVersion ${
+      TOKEN_REVIEW_API_VERSIONS.join(" or ")
+    }`;
+  }
+  const spec = review.spec;
+  const token = typeof spec === "object" && spec !== null
+    ? (spec as Record<string, unknown>).token
+    : undefined;
+  if (typeof token !== "string" || token.length === 0) {
+    return "expected a request body to be a TokenReview with a non-empty spec.token";
+  }
+  return { apiVersion, token };
+}
+
+/** The deny body: the Go tool's bytes plus the echoed `apiVersion` and `kind` (decision 12). */
+export function denyBody(apiVersion: string): string {
+  return JSON.stringify({
+    apiVersion,
+    kind: "TokenReview",
+    metadata: {},
+    spec: {},
+    status: { user: {} },
+  });
+}
+
+/** The success body, field for field as the Go tool fills it (plus `apiVersion`/`kind`). */
+export function successBody(
+  apiVersion: string,
+  identity: Identity,
+  mapped: MappedIdentity,
+  scrubbed: boolean,
+): string {
+  const user: Record<string, unknown> = {
+    username: mapped.username,
+    uid: scrubbed
+      ? `aws-iam-authenticator:administrative:${mapped.username}`
+      : `aws-iam-authenticator:${identity.accountId}:${identity.userId}`,
+  };
+  if (mapped.groups.length > 0) user.groups = [...mapped.groups];
+  if (!scrubbed) {
+    // Keys in sorted order, as Go's encoder writes a map.
+    user.extra = {
+      accessKeyId: [identity.accessKeyId],
+      arn: [identity.arn],
+      canonicalArn: [identity.canonicalArn],
+      principalId: [identity.userId],
+      sessionName: [identity.sessionName],
+      "sigs.k8s.io/aws-iam-authenticator/principalId": [identity.userId],
+    };
+  }
+  return JSON.stringify({
+    apiVersion,
+    kind: "TokenReview",
+    metadata: {},
+    spec: {},
+    status: { authenticated: true, user },
+  }) + "\n";
+}
+
+function remoteOf(info: RequestInfo | undefined): string {
+  const addr = info?.remoteAddr as { hostname?: string; port?: number } | undefined;
+  if (addr?.hostname === undefined) return "";
+  return addr.hostname.includes(":")
+    ? `[${addr.hostname}]:${addr.port ?? ""}`
+    : `${addr.hostname}:${addr.port ?? ""}`;
+}
+
+/** Builds the server's request handler. */
+export function createHandler(
+  deps: HandlerDeps,
+): (req: Request, info?: RequestInfo) => Promise<Response> {
+  const maxBody = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const bodyTimeout = deps.bodyTimeoutMs ?? 10_000;
+  const clock = deps.monotonicNow ?? (() => performance.now());
+  const scrubbed = new Set(deps.scrubbedAccounts ?? []);
+  const log = deps.logger;
+
+  async function authenticate(req: Request, info: RequestInfo | undefined): Promise<Response> {
+    const started = clock();
+    const fields: Record<string, unknown> = {
+      path: "/authenticate",
+      client: remoteOf(info),
+      method: req.method,
+    };
+    const finish = (outcome: ReviewOutcome, response: Response, extra = {}): Response => {
+      const seconds = (clock() - started) / 1000;
+      deps.observeReview?.(outcome, seconds);
+      const line = { ...fields, ...extra, outcome, status: response.status, latencyMs: 0 };
+      line.latencyMs = Math.round(seconds * 1e6) / 1e3;
+      if (outcome === "success") log.info("access granted", line);
+      else if (outcome === "malformed_request") log.error("malformed request", line);
+      else log.warn("access denied", line);
+      return response;
+    };
+
+    if (req.method !== "POST") {
+      return finish(
+        "malformed_request",
+        text(405, "expected POST\n"),
+        { error: "unexpected request method" },
+      );
+    }
+    let body: Uint8Array;
+    try {
+      body = await readCapped(req, maxBody, bodyTimeout);
+    } catch (err) {
+      if (err instanceof BodyTooLarge) {
+        return finish(
+          "malformed_request",
+          text(413, `expected a request body of at most ${maxBody} bytes\n`),
+          { error: "request body too large" },
+        );
+      }
+      if (err instanceof BodyTimeout) {
+        return finish(
+          "malformed_request",
+          text(408, `expected a request body within ${bodyTimeout} ms\n`),
+          { error: "request body read timed out" },
+        );
+      }
+      return finish("malformed_request", text(400, "expected a request body\n"), {
+        error: "could not read request body",
+      });
+    }
+    const parsed = parseReview(body);
+    if (typeof parsed === "string") {
+      return finish("malformed_request", text(400, parsed + "\n"), {
+        error: body.byteLength === 0 ? "empty request body" : "could not parse request body",
+      });
+    }
+    const { apiVersion, token } = parsed;
+
+    let identity: Identity;
+    try {
+      const verified = await deps.verify(token);
+      identity = verified.identity;
+      if (verified.cache !== undefined) fields.cache = verified.cache;
+    } catch (err) {
+      const message = redactSecrets(err instanceof Error ? err.message : String(err), token);
+      if (err instanceof STSThrottling) {
+        return finish("sts_throttling", json(429, denyBody(apiVersion)), { error: message });
+      }
+      if (err instanceof STSError) {
+        return finish("sts_error", json(403, denyBody(apiVersion)), { error: message });
+      }
+      return finish("invalid_token", json(403, denyBody(apiVersion)), { error: message });
+    }
+
+    const isScrubbed = scrubbed.has(identity.accountId);
+    if (!isScrubbed) {
+      fields.arn = identity.canonicalArn;
+      fields.accountid = identity.accountId;
+      fields.stsendpoint = identity.stsEndpoint;
+    }
+    let mapped: MappedIdentity;
+    try {
+      mapped = await deps.map(identity);
+    } catch (err) {
+      const message = redactSecrets(err instanceof Error ? err.message : String(err), token);
+      return finish("unknown_user", json(403, denyBody(apiVersion)), { error: message });
+    }
+    if (typeof mapped.username !== "string" || mapped.username === "") {
+      // A mapping that yields no username cannot name anyone; deny rather than pass "" on.
+      return finish("unknown_user", json(403, denyBody(apiVersion)), {
+        error: "mapping produced an empty username",
+      });
+    }
+    return finish("success", json(200, successBody(apiVersion, identity, mapped, isScrubbed)), {
+      username: mapped.username,
+      groups: [...mapped.groups],
+    });
+  }
+
+  return async (req: Request, info?: RequestInfo): Promise<Response> => {
+    const path = new URL(req.url).pathname;
+    if (path === "/authenticate") return await authenticate(req, info);
+    if (path === "/healthz") return new Response("ok", { headers: { "content-type": TEXT_TYPE } });
+    if (path === "/metrics" && deps.metrics !== undefined) {
+      return new Response(await deps.metrics.render(), {
+        headers: { "content-type": deps.metrics.contentType },
+      });
+    }
+    return text(404, "404 page not found\n");
+  };
+}

@@ -1,0 +1,56 @@
+/**
+ * The webhook kubeconfig the API server reads (`--authentication-token-webhook-config-file`),
+ * byte for byte as the Go tool writes it (§7.4), so a switch from the Go server needs no change
+ * on the API server side.
+ *
+ * @module
+ */
+
+/** `host:port` with an IPv6 literal in brackets, as Go's `net.JoinHostPort`. */
+export function joinHostPort(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+function base64(text: string): string {
+  const bytes = new TextEncoder().encode(text);
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary);
+}
+
+/** Renders the kubeconfig text: the CA data is base64 of the PEM certificate (not of the DER). */
+export function renderWebhookKubeconfig(certPem: string, hostname: string, port: number): string {
+  return `
+clusters:
+  - name: aws-iam-authenticator
+    cluster:
+      certificate-authority-data: ${base64(certPem)}
+      server: https://${joinHostPort(hostname, port)}/authenticate
+# user refers to the API server client
+users:
+  - name: apiserver
+current-context: webhook
+contexts:
+- name: webhook
+  context:
+    cluster: aws-iam-authenticator
+    user: apiserver
+`;
+}
+
+/**
+ * Writes the kubeconfig, creating its directory if needed. Throws an error naming the path and
+ * the flag that sets it when the file cannot be written.
+ */
+export async function writeWebhookKubeconfig(path: string, text: string): Promise<void> {
+  const slash = path.lastIndexOf("/");
+  try {
+    if (slash > 0) await Deno.mkdir(path.slice(0, slash), { recursive: true });
+    await Deno.writeTextFile(path, text);
+  } catch (err) {
+    throw new Error(
+      `could not write the webhook kubeconfig ${path} ` +
+        `(--generate-kubeconfig / server.generateKubeconfig): ${(err as Error).message}`,
+    );
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * The opt-in token cache (port decision 16): a finished token is kept in a private file and
+ * reused until one minute before its expiry, so repeated kubectl calls skip credential
+ * resolution and signing. The hit path reads one small JSON file and loads no SDK or YAML.
+ *
+ * Files are `token-<sha256 of the key>.json`, mode 0600, in the credential cache's directory
+ * (created 0700). A file that is not private, not owned by the user, or malformed is ignored.
+ *
+ * @module
+ */
+
+import type { Token } from "./presign.ts";
+
+/** Everything that makes two token requests interchangeable. */
+export interface TokenCacheKey {
+  /** Cluster ID. */
+  clusterId: string;
+  /** Region as configured (flag, env or profile); `""` when only IMDS would tell. */
+  region: string;
+  /** Profile name. */
+  profile: string;
+  /** Role ARN (`-r`), or `""`. */
+  roleArn: string;
+  /** External ID (`-e`), or `""`. */
+  externalId: string;
+  /** Session name (`-s`), or `""`. */
+  sessionName: string;
+  /** `--forward-session-name`. */
+  forwardSessionName: boolean;
+  /** STS endpoint URL the token points at (overrides, FIPS, dual-stack). */
+  endpoint: string;
+  /**
+   * Access key ID of environment credentials, or `""`: switching keys in the environment
+   * must not reuse another identity's token.
+   */
+  envAccessKeyId: string;
+}
+
+/** How early before expiry a cached token stops being reused. */
+export const TOKEN_CACHE_MARGIN_MS = 60_000;
+
+/** Whether the token cache is on: the flag, or `AWS_IAM_AUTHENTICATOR_TOKEN_CACHE` true. */
+export function tokenCacheEnabled(flag: boolean, env: (n: string) => string | undefined): boolean {
+  const v = (env("AWS_IAM_AUTHENTICATOR_TOKEN_CACHE") ?? "").trim().toLowerCase();
+  return flag || v === "1" || v === "true";
+}
+
+/** The file that holds the token for `key` under `dir`. */
+export async function tokenCacheFile(dir: string, key: TokenCacheKey): Promise<string> {
+  const canonical = JSON.stringify([
+    1,
+    key.clusterId,
+    key.region,
+    key.profile,
+    key.roleArn,
+    key.externalId,
+    key.sessionName,
+    key.forwardSessionName,
+    key.endpoint,
+    key.envAccessKeyId,
+  ]);
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(canonical));
+  const hex = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  return `${dir}/token-${hex}.json`;
+}
+
+/** Result of a cache lookup. */
+export type TokenCacheLookup =
+  | { status: "hit"; token: Token }
+  | { status: "miss" | "expired" | "invalid" }
+  | { status: "not-private"; reason: string };
+
+function currentUid(): number | null {
+  try {
+    return Deno.uid();
+  } catch {
+    return null;
+  }
+}
+
+/** Reads a cached token that is still good at `now` (more than one minute before expiry). */
+export async function readTokenCache(path: string, now: Date): Promise<TokenCacheLookup> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch {
+    return { status: "miss" };
+  }
+  let text: string;
+  try {
+    const info = await file.stat();
+    if (info.mode !== null && (info.mode & 0o077) !== 0) {
+      return { status: "not-private", reason: `token cache file ${path} is not private` };
+    }
+    const uid = currentUid();
+    if (uid !== null && info.uid !== null && info.uid !== uid) {
+      return { status: "not-private", reason: `token cache file ${path} is owned by another user` };
+    }
+    if (info.size > 64 * 1024) return { status: "invalid" };
+    const buf = new Uint8Array(info.size);
+    let off = 0;
+    while (off < buf.length) {
+      const n = await file.read(buf.subarray(off));
+      if (n === null) break;
+      off += n;
+    }
+    text = new TextDecoder().decode(buf.subarray(0, off));
+  } finally {
+    file.close();
+  }
+  let doc: { token?: unknown; expirationTimestamp?: unknown };
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    return { status: "invalid" };
+  }
+  if (
+    typeof doc?.token !== "string" || !doc.token.startsWith("k8s-aws-v1.") ||
+    typeof doc.expirationTimestamp !== "string"
+  ) {
+    return { status: "invalid" };
+  }
+  const exp = Date.parse(doc.expirationTimestamp);
+  if (Number.isNaN(exp)) return { status: "invalid" };
+  if (now.getTime() >= exp - TOKEN_CACHE_MARGIN_MS) return { status: "expired" };
+  return { status: "hit", token: { token: doc.token, expiration: new Date(exp) } };
+}
+
+/**
+ * Stores a token: written to a fresh 0600 temporary file and renamed into place, so readers
+ * never see half a file and the mode never passes through a wider one.
+ */
+export async function writeTokenCache(path: string, token: Token): Promise<void> {
+  const dir = path.slice(0, path.lastIndexOf("/")) || "/";
+  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  const tmp = `${path}.${crypto.randomUUID()}.tmp`;
+  const body = JSON.stringify({
+    token: token.token,
+    expirationTimestamp: token.expiration.toISOString(),
+  });
+  try {
+    await Deno.writeTextFile(tmp, body, { createNew: true, mode: 0o600 });
+    await Deno.chmod(tmp, 0o600);
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * Server side of the token: every local check of a `k8s-aws-v1.` token, then the one
+ * GetCallerIdentity call to STS that proves who signed it.
+ *
+ * ```ts
+ * const v = new Verifier({ clusterId: "prod", partition: "aws" });
+ * const identity = await v.verify(token); // FormatError | STSError | STSThrottling
+ * ```
+ *
+ * @module
+ */
+
+export { FormatError, STSError, STSThrottling } from "./errors.ts";
+export type { Identity } from "./identity.ts";
+export {
+  checkStsHost,
+  type HostCheckOptions,
+  knownStsHosts,
+  parseStsOverride,
+  type StsOverride,
+} from "./host_check.ts";
+export { identityFromResponse, type StsObserver } from "./sts.ts";
+export {
+  type CheckedToken,
+  MAX_FUTURE_SKEW_MS,
+  MAX_TOKEN_BYTES,
+  PRESIGNED_URL_VALIDITY_MS,
+  TOKEN_PREFIX,
+} from "./token.ts";
+export { Verifier, type VerifierOptions } from "./verifier.ts";

@@ -1,0 +1,221 @@
+/**
+ * The one outbound request of verification: the presigned GetCallerIdentity GET
+ * (reference §4 steps 19–21, security cases 29–35).
+ *
+ * The request is built here, not taken from the client: only `GET`, only the two headers the
+ * verifier chooses (its own cluster ID and `accept: application/json`), no redirects, a
+ * deadline and a cap on the answer. The answer must be the exact JSON shape STS sends, with
+ * every field present; anything else (XML, HTML from a proxy, a reflected error page) is a
+ * failure, never a partial identity.
+ *
+ * @module
+ */
+
+import { canonicalizeArn, parseArn } from "../aws/mod.ts";
+import { STSError, STSThrottling } from "./errors.ts";
+import type { Identity } from "./identity.ts";
+import type { CheckedToken } from "./token.ts";
+
+/** Metric hooks for the STS call, labelled like the Go tool's metrics. */
+export interface StsObserver {
+  /** Every HTTP response (`sts_responses_total{ResponseCode,StsRegion}`). */
+  response(code: number, stsRegion: string): void;
+  /** No response at all (`sts_connection_failures_total{StsRegion}`). */
+  connectionFailure(stsRegion: string): void;
+  /** A throttling answer (`sts_throttling_total{StsRegion}`). */
+  throttled(stsRegion: string): void;
+}
+
+/** How the STS call is made. */
+export interface StsCallOptions {
+  /** Sent as `x-k8s-aws-id`: the server's own cluster ID, never the client's. */
+  clusterId: string;
+  /** Injected `fetch`. */
+  fetch: typeof fetch;
+  /** Deadline for the whole exchange, body included. */
+  timeoutMs: number;
+  /** Largest answer read; a longer one is a failure. */
+  maxResponseBytes: number;
+  /** Metric hooks. */
+  observer?: StsObserver;
+}
+
+/** Reads at most `max` bytes of a body; `undefined` when it is longer. */
+async function readCapped(res: Response, max: number): Promise<Uint8Array | undefined> {
+  if (!res.body) return new Uint8Array();
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  try {
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > max) {
+        await reader.cancel();
+        return undefined;
+      }
+      chunks.push(value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.byteLength;
+  }
+  return out;
+}
+
+/** An error text with every trace of the presigned URL removed (security case 44). */
+function scrub(message: string, url: string): string {
+  return message.replaceAll(url, "<presigned URL>").replace(
+    /\(https?:\/\/[^)]*\)/g,
+    "(<presigned URL>)",
+  )
+    .replace(/https?:\/\/\S*/g, "<presigned URL>");
+}
+
+/** The STS error code of an error body, if it has a plausible one; never the message. */
+function errorCode(body: string): string | undefined {
+  try {
+    const j = JSON.parse(body) as { Error?: { Code?: unknown } };
+    const c = j?.Error?.Code;
+    if (typeof c === "string" && /^[A-Za-z.]{1,64}$/.test(c)) return c;
+  } catch {
+    // XML or something else.
+  }
+  const m = /<Code>([A-Za-z.]{1,64})<\/Code>/.exec(body);
+  return m?.[1];
+}
+
+function requiredString(obj: unknown, key: string, where: string): string {
+  const v = (obj as Record<string, unknown>)[key];
+  if (typeof v !== "string" || v === "") {
+    throw new STSError(`the STS response has no ${where}.${key} string`);
+  }
+  return v;
+}
+
+function requiredObject(obj: unknown, key: string, where: string): unknown {
+  const v = (obj as Record<string, unknown>)[key];
+  if (typeof v !== "object" || v === null || Array.isArray(v)) {
+    throw new STSError(`the STS response has no ${where}${where ? "." : ""}${key} object`);
+  }
+  return v;
+}
+
+/** Parses a GetCallerIdentity JSON answer and builds the identity (§4 steps 20–21). */
+export function identityFromResponse(body: string, t: CheckedToken): Identity {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(body);
+  } catch {
+    throw new STSError("the STS response is not JSON");
+  }
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
+    throw new STSError("the STS response is not a JSON object");
+  }
+  const resp = requiredObject(doc, "GetCallerIdentityResponse", "");
+  const result = requiredObject(resp, "GetCallerIdentityResult", "GetCallerIdentityResponse");
+  const meta = requiredObject(resp, "ResponseMetadata", "GetCallerIdentityResponse");
+  requiredString(meta, "RequestId", "ResponseMetadata");
+  const where = "GetCallerIdentityResult";
+  const arn = requiredString(result, "Arn", where);
+  const account = requiredString(result, "Account", where);
+  const userIdRaw = requiredString(result, "UserId", where);
+  if (!/^\d{12}$/.test(account)) throw new STSError(`the STS response has a malformed Account`);
+  let canonical: { type: string; canonical: string };
+  try {
+    canonical = canonicalizeArn(arn);
+  } catch (e) {
+    throw new STSError((e as Error).message);
+  }
+  if (parseArn(arn).accountId !== account) {
+    throw new STSError("the STS response's Account differs from the account of its Arn");
+  }
+  let userId = userIdRaw;
+  let sessionName = "";
+  if (
+    canonical.type !== "FEDERATED_USER" && canonical.type !== "USER" && canonical.type !== "ROOT"
+  ) {
+    const parts = userIdRaw.split(":");
+    if (parts.length !== 2 || parts[0] === "" || parts[1] === "") {
+      throw new STSError(`malformed UserID "${userIdRaw}"`);
+    }
+    userId = parts[0]!;
+    sessionName = parts[1]!;
+  }
+  return {
+    arn,
+    canonicalArn: canonical.canonical,
+    accountId: account,
+    userId,
+    sessionName,
+    accessKeyId: t.accessKeyId,
+    stsEndpoint: t.host,
+  };
+}
+
+/**
+ * Sends the checked token's URL to STS and returns the identity STS vouches for.
+ *
+ * @throws {STSThrottling} when STS throttles (the webhook answers 429).
+ * @throws {STSError} for every other failure; the message never contains the URL or the
+ * STS error message (which can quote the signed request), only status and error code.
+ */
+export async function callSts(t: CheckedToken, o: StsCallOptions): Promise<Identity> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), o.timeoutMs);
+  try {
+    let res: Response;
+    try {
+      res = await o.fetch(t.url, {
+        method: "GET",
+        headers: { "x-k8s-aws-id": o.clusterId, "accept": "application/json" },
+        redirect: "manual",
+        signal: controller.signal,
+      });
+    } catch (e) {
+      o.observer?.connectionFailure(t.stsRegion);
+      const inner = controller.signal.aborted
+        ? `request timed out after ${o.timeoutMs} ms`
+        : scrub((e as Error).message ?? String(e), t.url);
+      throw new STSError(`error during GET: ${inner} on ${t.stsRegion} endpoint`);
+    }
+    o.observer?.response(res.status, t.stsRegion);
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = await readCapped(res, o.maxResponseBytes);
+    } catch (e) {
+      const inner = controller.signal.aborted
+        ? `timed out after ${o.timeoutMs} ms`
+        : scrub((e as Error).message ?? String(e), t.url);
+      throw new STSError(`error reading HTTP result: ${inner}`);
+    }
+    if (bytes === undefined) {
+      throw new STSError(
+        `error reading HTTP result: the response is larger than ${o.maxResponseBytes} bytes`,
+      );
+    }
+    const body = new TextDecoder().decode(bytes);
+    if (res.status !== 200) {
+      const code = errorCode(body);
+      const suffix = code ? `. Code: ${code}` : "";
+      if (body.includes("Throttling")) {
+        o.observer?.throttled(t.stsRegion);
+        throw new STSThrottling(
+          `error from AWS (expected 200, got ${res.status}) on ${t.stsRegion} endpoint${suffix}`,
+        );
+      }
+      throw new STSError(
+        `error from AWS (expected 200, got ${res.status}) on ${t.stsRegion} endpoint${suffix}`,
+      );
+    }
+    return identityFromResponse(body, t);
+  } finally {
+    clearTimeout(timer);
+  }
+}

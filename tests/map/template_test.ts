@@ -1,0 +1,79 @@
+import assert from "node:assert/strict";
+import {
+  INSTANCE_ID_SESSION,
+  renderTemplate,
+  type TemplateContext,
+} from "../../src/map/template.ts";
+
+const ctx: TemplateContext = {
+  accountId: "123456789012",
+  sessionName: "alice@example.com",
+  accessKeyId: "ASIAKEY",
+};
+
+Deno.test("placeholders render", async () => {
+  const cases: [string, string][] = [
+    ["kubernetes-admin", "kubernetes-admin"],
+    ["aws:{{AccountID}}:instance:{{SessionName}}", "aws:123456789012:instance:alice-example.com"],
+    ["{{SessionNameRaw}}", "alice@example.com"],
+    ["{{AccessKeyID}}", "ASIAKEY"],
+    ["{{Session}}", "{{Session}}"],
+    ["{{AccountID}}{{AccountID}}", "123456789012123456789012"],
+    ["{{ AccountID }}", "{{ AccountID }}"],
+  ];
+  for (const [tpl, want] of cases) assert.equal(await renderTemplate(tpl, ctx), want, tpl);
+});
+
+Deno.test("one pass: inserted text is never expanded again (case 41)", async () => {
+  const evil = { ...ctx, sessionName: "{{AccessKeyID}}", accessKeyId: "AKIAVICTIM" };
+  assert.equal(await renderTemplate("u-{{SessionNameRaw}}", evil), "u-{{AccessKeyID}}");
+  assert.equal(await renderTemplate("u-{{SessionName}}", evil), "u-{{AccessKeyID}}");
+  const evil2 = { ...ctx, sessionName: "{{AccountID}}", accountId: "{{SessionNameRaw}}" };
+  assert.equal(
+    await renderTemplate("{{AccountID}}/{{SessionNameRaw}}", evil2),
+    "{{SessionNameRaw}}/{{AccountID}}",
+  );
+});
+
+Deno.test("EC2PrivateDNSName needs an instance-id session name (case 40)", async () => {
+  const lookups: string[] = [];
+  const withEc2 = (sessionName: string): TemplateContext => ({
+    ...ctx,
+    sessionName,
+    privateDnsName: (id) => {
+      lookups.push(id);
+      return Promise.resolve(`ip-10-0-0-1.${id}.internal`);
+    },
+  });
+  assert.equal(
+    await renderTemplate("system:node:{{EC2PrivateDNSName}}", withEc2("i-0123456789abcdef0")),
+    "system:node:ip-10-0-0-1.i-0123456789abcdef0.internal",
+  );
+  assert.equal(
+    await renderTemplate("{{EC2PrivateDNSName}}", withEc2("i-01234567")),
+    "ip-10-0-0-1.i-01234567.internal",
+  );
+  for (
+    const bad of [
+      "alice",
+      "i-0123",
+      "i-0123456789abcdef01",
+      "i-0123456789abcdef0x",
+      "xi-01234567",
+      "i-01234567\n",
+      "i-0123-567",
+    ]
+  ) {
+    await assert.rejects(
+      renderTemplate("{{EC2PrivateDNSName}}", withEc2(bad)),
+      /^Error: SessionName did not contain an instance id$/,
+      bad,
+    );
+  }
+  assert.deepEqual(lookups, ["i-0123456789abcdef0", "i-01234567"]);
+  assert.ok(INSTANCE_ID_SESSION.test("i-abcdefgh"));
+  await assert.rejects(
+    renderTemplate("{{EC2PrivateDNSName}}", { ...ctx, sessionName: "i-01234567" }),
+    /no EC2 client/,
+  );
+});

@@ -1,0 +1,281 @@
+import assert from "node:assert/strict";
+import {
+  createHandler,
+  denyBody,
+  type HandlerDeps,
+  type MappedIdentity,
+} from "../../src/serve/handler.ts";
+import { createServerMetrics, type ReviewOutcome } from "../../src/serve/metrics.ts";
+import { FormatError, STSError, STSThrottling } from "../../src/verify/errors.ts";
+import type { Identity } from "../../src/verify/identity.ts";
+
+const IDENTITY: Identity = {
+  arn: "arn:aws:sts::123456789012:assumed-role/Admin/alice",
+  canonicalArn: "arn:aws:iam::123456789012:role/Admin",
+  accountId: "123456789012",
+  userId: "AROAEXAMPLE",
+  sessionName: "alice",
+  accessKeyId: "ASIAEXAMPLE",
+  stsEndpoint: "sts.us-west-2.amazonaws.com",
+};
+
+const GOOD_TOKEN = "k8s-aws-v1.good";
+
+interface LogLine {
+  level: string;
+  msg: string;
+  props: Record<string, unknown>;
+}
+
+function setup(overrides: Partial<HandlerDeps> = {}, mapped?: MappedIdentity) {
+  const logs: LogLine[] = [];
+  const outcomes: ReviewOutcome[] = [];
+  const rec = (level: string) => (msg: string, props: Record<string, unknown> = {}) =>
+    logs.push({ level, msg, props });
+  const deps: HandlerDeps = {
+    verify: (token) => {
+      if (token === GOOD_TOKEN) return Promise.resolve({ identity: IDENTITY, cache: "miss" });
+      if (token === "k8s-aws-v1.throttled") {
+        return Promise.reject(new STSThrottling("Rate exceeded"));
+      }
+      if (token === "k8s-aws-v1.stserror") {
+        return Promise.reject(new STSError("error from AWS (expected 200, got 403)"));
+      }
+      return Promise.reject(new FormatError("token is missing expected \"k8s-aws-v1.\" prefix"));
+    },
+    map: () => mapped ?? { username: "admin:alice", groups: ["system:masters"] },
+    logger: { debug: rec("debug"), info: rec("info"), warn: rec("warn"), error: rec("error") },
+    observeReview: (outcome) => outcomes.push(outcome),
+    ...overrides,
+  };
+  return { handler: createHandler(deps), logs, outcomes };
+}
+
+function review(token: string, apiVersion = "authentication.k8s.io/v1"): string {
+  return JSON.stringify({ apiVersion, kind: "TokenReview", spec: { token } });
+}
+
+function post(body: BodyInit | null, headers: HeadersInit = {}): Request {
+  return new Request("https://127.0.0.1:21362/authenticate", { method: "POST", body, headers });
+}
+
+Deno.test("success: v1 review echoes apiVersion and fills user exactly as the Go tool", async () => {
+  const { handler, outcomes, logs } = setup();
+  const res = await handler(post(review(GOOD_TOKEN)));
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("content-type"), "application/json; charset=UTF-8");
+  const text = await res.text();
+  assert.equal(
+    text,
+    '{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","metadata":{},"spec":{},' +
+      '"status":{"authenticated":true,"user":{"username":"admin:alice",' +
+      '"uid":"aws-iam-authenticator:123456789012:AROAEXAMPLE","groups":["system:masters"],' +
+      '"extra":{"accessKeyId":["ASIAEXAMPLE"],' +
+      '"arn":["arn:aws:sts::123456789012:assumed-role/Admin/alice"],' +
+      '"canonicalArn":["arn:aws:iam::123456789012:role/Admin"],"principalId":["AROAEXAMPLE"],' +
+      '"sessionName":["alice"],"sigs.k8s.io/aws-iam-authenticator/principalId":["AROAEXAMPLE"]}}}}\n',
+  );
+  assert.deepEqual(outcomes, ["success"]);
+  const line = logs.find((l) => l.msg === "access granted");
+  assert.ok(line);
+  assert.equal(line.props.username, "admin:alice");
+  assert.equal(line.props.arn, "arn:aws:iam::123456789012:role/Admin");
+  assert.equal(typeof line.props.latencyMs, "number");
+});
+
+Deno.test("success: v1beta1 is echoed; empty groups are omitted", async () => {
+  const { handler } = setup({}, { username: "arn:aws:iam::123456789012:role/Admin", groups: [] });
+  const res = await handler(post(review(GOOD_TOKEN, "authentication.k8s.io/v1beta1")));
+  assert.equal(res.status, 200);
+  const body = await res.json();
+  assert.equal(body.apiVersion, "authentication.k8s.io/v1beta1");
+  assert.equal(body.kind, "TokenReview");
+  assert.equal("groups" in body.status.user, false);
+});
+
+Deno.test("scrubbed accounts: administrative uid and no extra, ARN kept out of the log", async () => {
+  const { handler, logs } = setup({ scrubbedAccounts: ["123456789012"] });
+  const res = await handler(post(review(GOOD_TOKEN)));
+  const body = await res.json();
+  assert.equal(body.status.user.uid, "aws-iam-authenticator:administrative:admin:alice");
+  assert.equal("extra" in body.status.user, false);
+  assert.equal(JSON.stringify(logs).includes("123456789012"), false);
+});
+
+Deno.test("verification failures: 429 throttling, 403 STS error, 403 invalid token", async () => {
+  const cases: [string, number, ReviewOutcome][] = [
+    ["k8s-aws-v1.throttled", 429, "sts_throttling"],
+    ["k8s-aws-v1.stserror", 403, "sts_error"],
+    ["garbage", 403, "invalid_token"],
+  ];
+  for (const [token, status, outcome] of cases) {
+    const { handler, outcomes, logs } = setup();
+    const res = await handler(post(review(token, "authentication.k8s.io/v1beta1")));
+    assert.equal(res.status, status, token);
+    assert.equal(res.headers.get("content-type"), "application/json; charset=UTF-8");
+    assert.equal(await res.text(), denyBody("authentication.k8s.io/v1beta1"));
+    assert.deepEqual(outcomes, [outcome]);
+    assert.equal(logs.at(-1)?.msg, "access denied");
+  }
+  assert.equal(
+    denyBody("authentication.k8s.io/v1"),
+    '{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","metadata":{},"spec":{},' +
+      '"status":{"user":{}}}',
+  );
+});
+
+Deno.test("mapping failure and empty mapped username deny with unknown_user", async () => {
+  for (
+    const map of [
+      () => {
+        throw new Error("identity is not mapped");
+      },
+      () => Promise.reject(new Error("identity is not mapped")),
+      () => ({ username: "", groups: ["system:masters"] }),
+    ]
+  ) {
+    const { handler, outcomes } = setup({ map });
+    const res = await handler(post(review(GOOD_TOKEN)));
+    assert.equal(res.status, 403);
+    const body = await res.json();
+    assert.equal(body.status.authenticated, undefined);
+    assert.deepEqual(outcomes, ["unknown_user"]);
+  }
+});
+
+Deno.test("malformed requests: 400 for empty, non-JSON, wrong kind/apiVersion, empty token", async () => {
+  const bodies: [string | null, string][] = [
+    [null, "expected a request body\n"],
+    ["", "expected a request body\n"],
+    ["{not json", "expected a request body to be a TokenReview\n"],
+    ["[]", "expected a request body to be a TokenReview\n"],
+    [
+      JSON.stringify({ apiVersion: "authentication.k8s.io/v1", kind: "SubjectAccessReview" }),
+      "expected a request body to be a TokenReview (kind TokenReview)\n",
+    ],
+    [
+      JSON.stringify({ apiVersion: "v1", kind: "TokenReview", spec: { token: GOOD_TOKEN } }),
+      "expected a request body to be a TokenReview of apiVersion authentication.k8s.io/v1 " +
+      "or authentication.k8s.io/v1beta1\n",
+    ],
+    [
+      JSON.stringify({ kind: "TokenReview", spec: { token: GOOD_TOKEN } }),
+      "expected a request body to be a TokenReview of apiVersion authentication.k8s.io/v1 " +
+      "or authentication.k8s.io/v1beta1\n",
+    ],
+    [review(""), "expected a request body to be a TokenReview with a non-empty spec.token\n"],
+    [
+      JSON.stringify({ apiVersion: "authentication.k8s.io/v1", kind: "TokenReview", spec: {} }),
+      "expected a request body to be a TokenReview with a non-empty spec.token\n",
+    ],
+  ];
+  for (const [body, expected] of bodies) {
+    let verified = 0;
+    const { handler, outcomes } = setup({
+      verify: () => {
+        verified++;
+        return Promise.resolve({ identity: IDENTITY });
+      },
+    });
+    const res = await handler(post(body));
+    assert.equal(res.status, 400, String(body));
+    assert.equal(res.headers.get("content-type"), "text/plain; charset=utf-8");
+    assert.equal(await res.text(), expected);
+    assert.deepEqual(outcomes, ["malformed_request"]);
+    assert.equal(verified, 0);
+  }
+});
+
+Deno.test("non-POST gets 405 expected POST", async () => {
+  for (const method of ["GET", "PUT", "DELETE", "PATCH"]) {
+    const { handler, outcomes, logs } = setup();
+    const res = await handler(
+      new Request("https://x/authenticate", {
+        method,
+        body: method === "GET" ? undefined : review(GOOD_TOKEN),
+      }),
+    );
+    assert.equal(res.status, 405);
+    assert.equal(await res.text(), "expected POST\n");
+    assert.deepEqual(outcomes, ["malformed_request"]);
+    assert.equal(logs.at(-1)?.props.error, "unexpected request method");
+  }
+});
+
+Deno.test("over 1 MiB: 413 by content-length and by streaming without a length", async () => {
+  const { handler, outcomes } = setup();
+  const big = "x".repeat(1024 * 1024 + 1);
+  const res = await handler(post(big));
+  assert.equal(res.status, 413);
+  await res.body?.cancel();
+
+  // A stream with no declared length is cut off as soon as the limit is crossed.
+  let pulled = 0;
+  const stream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      pulled++;
+      if (pulled > 10_000) controller.close();
+      else controller.enqueue(new Uint8Array(64 * 1024));
+    },
+  });
+  const res2 = await handler(post(stream));
+  assert.equal(res2.status, 413);
+  assert.equal(await res2.text(), "expected a request body of at most 1048576 bytes\n");
+  assert.ok(pulled < 40, `read ${pulled} chunks before giving up`);
+  assert.deepEqual(outcomes, ["malformed_request", "malformed_request"]);
+
+  // Exactly the limit is accepted (and then fails as not JSON, not as too large).
+  const { handler: small } = setup({ maxBodyBytes: 10 });
+  const res3 = await small(post("0123456789"));
+  assert.equal(res3.status, 400);
+  await res3.body?.cancel();
+});
+
+Deno.test("slow body: 408 after the body timeout", async () => {
+  const { handler, outcomes } = setup({ bodyTimeoutMs: 50 });
+  let cancelled = false;
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode('{"apiVersion":'));
+    },
+    cancel() {
+      cancelled = true;
+    },
+  });
+  const res = await handler(post(stream));
+  assert.equal(res.status, 408);
+  await res.body?.cancel();
+  assert.ok(cancelled);
+  assert.deepEqual(outcomes, ["malformed_request"]);
+});
+
+Deno.test("healthz, metrics and 404", async () => {
+  const metrics = createServerMetrics({ processMetrics: false });
+  const { handler } = setup({ metrics });
+  const health = await handler(new Request("https://x/healthz"));
+  assert.equal(health.status, 200);
+  assert.equal(await health.text(), "ok");
+  const m = await handler(new Request("https://x/metrics"));
+  assert.equal(m.status, 200);
+  assert.match(m.headers.get("content-type") ?? "", /^text\/plain/);
+  assert.match(await m.text(), /aws_iam_authenticator_authenticate_latency_seconds/);
+  const nf = await handler(new Request("https://x/authenticate/extra", { method: "POST" }));
+  assert.equal(nf.status, 404);
+  assert.equal(await nf.text(), "404 page not found\n");
+});
+
+Deno.test("logs never contain the token or a presigned URL, even when errors quote them", async () => {
+  const url = "https://sts.amazonaws.com/?Action=GetCallerIdentity&X-Amz-Signature=deadbeef";
+  const token = "k8s-aws-v1." + btoa(url).replace(/=+$/, "");
+  const { handler, logs } = setup({
+    verify: () => Promise.reject(new FormatError(`parse "${url}": bad; token ${token}`)),
+  });
+  const res = await handler(post(review(token)));
+  assert.equal(res.status, 403);
+  await res.body?.cancel();
+  const all = JSON.stringify(logs);
+  assert.equal(all.includes(token), false);
+  assert.equal(all.includes("deadbeef"), false);
+  assert.equal(all.includes("X-Amz-Signature=deadbeef"), false);
+  assert.match(all, /input token was not properly formatted/);
+});

@@ -1,0 +1,254 @@
+import assert from "node:assert/strict";
+import { parse as parseYaml } from "yaml";
+import { createHandler } from "../../src/serve/handler.ts";
+import { silentLogger } from "../../src/serve/logging.ts";
+import { createServerMetrics } from "../../src/serve/metrics.ts";
+import { ReviewCache } from "../../src/serve/review_cache.ts";
+import { listen, type ListenOptions } from "../../src/serve/server.ts";
+import { Verifier } from "../../src/verify/mod.ts";
+import { generateToken } from "../../src/sign/mod.ts";
+import { startStsPeer } from "../peers/sts_peer.ts";
+import { httpsRequest, postTokenReview } from "./https_client.ts";
+
+const ALICE = {
+  accessKeyId: "AKIAALICEEXAMPLE0001",
+  secretAccessKey: "alice-secret",
+  arn: "arn:aws:iam::123456789012:user/alice",
+  userId: "AIDAALICEEXAMPLE",
+  account: "123456789012",
+};
+
+async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await Deno.makeTempDir();
+  try {
+    return await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function options(dir: string, extra: Partial<ListenOptions> = {}): ListenOptions {
+  return {
+    address: "127.0.0.1",
+    port: 0,
+    hostname: "127.0.0.1",
+    healthPort: 0,
+    stateDir: `${dir}/state`,
+    generateKubeconfig: `${dir}/out/kubeconfig.yaml`,
+    kubeconfigPregenerated: false,
+    handler: () => new Response("hello"),
+    logger: silentLogger,
+    ...extra,
+  };
+}
+
+/** The CA and URL the API server would use, read back from the generated kubeconfig. */
+async function fromKubeconfig(path: string): Promise<{ ca: string; url: string }> {
+  const doc = parseYaml(await Deno.readTextFile(path));
+  const cluster = doc.clusters[0].cluster;
+  return { ca: atob(cluster["certificate-authority-data"]), url: cluster.server };
+}
+
+Deno.test("HTTPS round trip with the kubeconfig's CA, through the real verifier and STS peer", async () => {
+  const peer = await startStsPeer({ principals: [ALICE] });
+  try {
+    await withTempDir(async (dir) => {
+      const metrics = createServerMetrics({ processMetrics: false });
+      const verifier = new Verifier({
+        clusterId: "test-cluster",
+        partition: "aws",
+        stsEndpointOverride: peer.url,
+        observer: metrics.sts,
+      });
+      const cache = new ReviewCache(verifier);
+      const handler = createHandler({
+        verify: (t) => cache.verify(t),
+        map: (id) => {
+          if (id.canonicalArn !== ALICE.arn) throw new Error("identity is not mapped");
+          return { username: "alice", groups: ["devs"] };
+        },
+        logger: silentLogger,
+        observeReview: (o, s) => metrics.observeReview(o, s),
+        metrics,
+      });
+      const server = await listen(options(dir, { handler }));
+      try {
+        const { url, ca } = await fromKubeconfig(server.kubeconfigPath);
+        const review = (_c: unknown, u: string, t: string) => postTokenReview(u, ca, t);
+        const client = undefined;
+        assert.equal(url, `https://127.0.0.1:${server.addr.port}/authenticate`);
+        assert.equal(url, server.url);
+
+        const token = await generateToken({
+          clusterId: "test-cluster",
+          credentials: { accessKeyId: ALICE.accessKeyId, secretAccessKey: ALICE.secretAccessKey },
+          endpoint: peer.url,
+          signingRegion: "us-east-1",
+          now: new Date(),
+        });
+        const ok = await review(client, url, token.token);
+        assert.equal(ok.status, 200);
+        const user = (ok.body.status as { user: Record<string, unknown> }).user;
+        assert.equal(user.username, "alice");
+        assert.equal(user.uid, "aws-iam-authenticator:123456789012:AIDAALICEEXAMPLE");
+        assert.deepEqual(user.groups, ["devs"]);
+
+        // The second review of the same token is answered from the cache: no STS request.
+        const before = peer.requestCount;
+        assert.equal((await review(client, url, token.token)).status, 200);
+        assert.equal(peer.requestCount, before);
+
+        // A token minted for another cluster fails at STS (the signed header differs).
+        const other = await generateToken({
+          clusterId: "other-cluster",
+          credentials: { accessKeyId: ALICE.accessKeyId, secretAccessKey: ALICE.secretAccessKey },
+          endpoint: peer.url,
+          signingRegion: "us-east-1",
+          now: new Date(),
+        });
+        assert.equal((await review(client, url, other.token)).status, 403);
+
+        // Throttling at STS becomes 429.
+        peer.setFaults({ throttle: true });
+        const fresh = await generateToken({
+          clusterId: "test-cluster",
+          credentials: { accessKeyId: ALICE.accessKeyId, secretAccessKey: ALICE.secretAccessKey },
+          endpoint: peer.url,
+          signingRegion: "us-east-1",
+          now: new Date(Date.now() - 1000),
+        });
+        assert.equal((await review(client, url, fresh.token)).status, 429);
+        // STS answering garbage is a 403, and the server keeps serving.
+        peer.setFaults({ status: 200, body: "<html>not json</html>" });
+        assert.equal((await review(client, url, fresh.token)).status, 403);
+        peer.setFaults({});
+        assert.equal((await review(client, url, fresh.token)).status, 200);
+
+        const health = await httpsRequest(`https://127.0.0.1:${server.addr.port}/healthz`, ca);
+        assert.equal(health.body, "ok");
+        const text = (await httpsRequest(`https://127.0.0.1:${server.addr.port}/metrics`, ca)).body;
+        assert.match(text, /aws_iam_authenticator_sts_responses_total\{ResponseCode="200",StsRegion="custom"\} 3/);
+        assert.match(text, /aws_iam_authenticator_sts_throttling_total\{StsRegion="[^"]*"\} 1/);
+        assert.match(text, /authenticate_latency_seconds_count\{result="success"\} 3/);
+      } finally {
+        await server.shutdown();
+      }
+    });
+  } finally {
+    await peer.close();
+  }
+});
+
+Deno.test("the key pair is reused across restarts and a pregenerated kubeconfig is left alone", async () => {
+  await withTempDir(async (dir) => {
+    const first = await listen(options(dir));
+    const kubeconfig = await Deno.readTextFile(first.kubeconfigPath);
+    await first.shutdown();
+    await Deno.writeTextFile(first.kubeconfigPath, "# operator's own\n");
+    const second = await listen(options(dir, { kubeconfigPregenerated: true }));
+    try {
+      assert.equal(second.certPem, first.certPem);
+      assert.equal(await Deno.readTextFile(second.kubeconfigPath), "# operator's own\n");
+      assert.ok(kubeconfig.startsWith("\nclusters:\n"));
+    } finally {
+      await second.shutdown();
+    }
+  });
+});
+
+Deno.test("health listener binds the server's address and answers ok to anything", async () => {
+  await withTempDir(async (dir) => {
+    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const healthPort = (probe.addr as Deno.NetAddr).port;
+    probe.close();
+    const server = await listen(options(dir, { healthPort }));
+    try {
+      assert.deepEqual(server.healthAddr, { hostname: "127.0.0.1", port: healthPort });
+      for (const path of ["/", "/healthz", "/anything"]) {
+        const res = await fetch(`http://127.0.0.1:${healthPort}${path}`, { method: "POST" });
+        assert.equal(res.status, 200);
+        assert.equal(await res.text(), "ok");
+      }
+    } finally {
+      await server.shutdown();
+    }
+  });
+});
+
+Deno.test("busy ports and an unwritable state dir are clear startup errors", async () => {
+  await withTempDir(async (dir) => {
+    const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (taken.addr as Deno.NetAddr).port;
+    try {
+      await assert.rejects(
+        listen(options(dir, { port })),
+        new RegExp(`cannot listen for the webhook on 127\\.0\\.0\\.1:${port}: the port is already in use \\(--port / server\\.port\\)`),
+      );
+      await assert.rejects(
+        listen(options(dir, { healthPort: port })),
+        /cannot listen for the health check on 127\.0\.0\.1:\d+: the port is already in use \(--health-port \/ server\.healthPort; 0 disables it\)/,
+      );
+    } finally {
+      taken.close();
+    }
+    await Deno.writeTextFile(`${dir}/file`, "");
+    await assert.rejects(
+      listen(options(dir, { stateDir: `${dir}/file/state` })),
+      /state dir .*--state-dir \/ server\.stateDir/,
+    );
+  });
+});
+
+Deno.test("shutdown waits for in-flight requests, then refuses new connections", async () => {
+  await withTempDir(async (dir) => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => release = r);
+    let started!: () => void;
+    const inFlight = new Promise<void>((r) => started = r);
+    const server = await listen(options(dir, {
+      handler: async () => {
+        started();
+        await gate;
+        return new Response("finished");
+      },
+    }));
+    const pending = httpsRequest(server.url, server.certPem, { method: "POST", body: "{}" });
+    await inFlight;
+    const stopping = server.shutdown();
+    setTimeout(release, 100);
+    const res = await pending;
+    assert.equal(res.body, "finished");
+    await stopping;
+    await server.finished;
+    await assert.rejects(
+      httpsRequest(server.url, server.certPem, { method: "POST", body: "{}" }),
+      /curl failed: .*(refused|connect)/i,
+    );
+  });
+});
+
+Deno.test("shutdown gives up on requests that outlast the timeout", async () => {
+  await withTempDir(async (dir) => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => release = r);
+    let started!: () => void;
+    const inFlight = new Promise<void>((r) => started = r);
+    const server = await listen(options(dir, {
+      shutdownTimeoutMs: 100,
+      handler: async () => {
+        started();
+        await gate;
+        return new Response("late");
+      },
+    }));
+    const pending = httpsRequest(server.url, server.certPem, { method: "POST", body: "{}" })
+      .then((r) => r.body, () => "failed");
+    await inFlight;
+    const t0 = performance.now();
+    await server.shutdown();
+    assert.ok(performance.now() - t0 < 5_000);
+    release();
+    await pending;
+    await server.finished;
+  });
+});
