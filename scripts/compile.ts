@@ -17,7 +17,11 @@
  * The version and commit are stamped into a temporary copy of the sources (see
  * `build_info.ts`), and the binary gets the permission set of `RUNTIME_PERMISSIONS`. The CLI
  * reads no file of its own at run time (every module is reached by a static or literal dynamic
- * import), so nothing needs `--include`.
+ * import, which `tests/release/compile_safety_test.ts` enforces), so nothing needs `--include`.
+ *
+ * The binary is compiled from the module sources, not from the single-file bundle: a bundle
+ * inlines every lazily imported module, so `token` (run by kubectl on every call) would parse
+ * the AWS SDK and the Kubernetes client each time instead of loading only what it uses.
  *
  * @module
  */
@@ -57,7 +61,15 @@ export interface CompileOptions {
   noCheck?: boolean;
   /** The `deno` executable; default: the one running this script. */
   deno?: string;
+  /** Runs one `deno compile`; default spawns `deno` and fails on a non-zero exit. */
+  runner?: CompileRunner;
 }
+
+/** Runs `deno` with `args` in `cwd` with exactly the environment `env`. */
+export type CompileRunner = (
+  args: string[],
+  opts: { cwd: string; env: Record<string, string> },
+) => Promise<void>;
 
 /** One built binary. */
 export interface Artifact {
@@ -190,6 +202,8 @@ export async function compileRelease(opts: CompileOptions): Promise<Artifact[]> 
   const staged = await stageSources(opts.root, opts.info);
   const artifacts: Artifact[] = [];
   const deno = opts.deno ?? Deno.execPath();
+  const runner: CompileRunner = opts.runner ??
+    ((args, o) => runChecked(deno, args, { ...o, clearEnv: true }));
   try {
     const excludes = await npmExcludePaths(await npmCacheDir(deno, staged.dir));
     // The child gets DENORT_BIN exactly when the caller chose one, never by inheritance.
@@ -200,10 +214,9 @@ export async function compileRelease(opts: CompileOptions): Promise<Artifact[]> 
     for (const target of targets) {
       const name = artifactName(opts.info.version, target);
       const output = `${outDir}/${name}`;
-      await runChecked(
-        deno,
+      await runner(
         compileArgs({ entry: staged.entry, output, target, excludes, noCheck: opts.noCheck }),
-        { cwd: staged.dir, env, clearEnv: true },
+        { cwd: staged.dir, env },
       );
       artifacts.push({ target, name, sha256: await sha256File(output) });
     }

@@ -1,6 +1,6 @@
 /**
- * The flag layer shared by every sub-command: cobra/pflag-compatible parsing on top of
- * `node:util` `parseArgs`, the root's persistent flags, cobra-style usage text, the optional
+ * The flag layer shared by every sub-command: cobra/pflag-compatible parsing, the root's
+ * persistent flags, cobra-style usage text, the optional
  * config file (viper-style, case-insensitive dotted keys) and viper's precedence
  * (explicit flag > bound env var > config file > flag default).
  *
@@ -17,12 +17,13 @@
  * ```
  *
  * This module must stay light: it is on the path of every `token` call. It loads the YAML
- * parser only when a YAML config file is given.
+ * parser only when a YAML config file is given, and it does not use `node:util` `parseArgs`:
+ * importing `node:util` brings up Deno's Node compatibility layer, measured at about 6 ms of
+ * a 16 ms process start (scripts/bench_token.ts), and pflag's rules (`--bool=false`, a value
+ * that starts with `-`, `-n=value`, bundled shorthands) needed a hand-written pass anyway.
  *
  * @module
  */
-
-import { parseArgs } from "node:util";
 
 /** The binary name the Go tool uses in usage and error texts. */
 export const BINARY = "aws-iam-authenticator";
@@ -277,22 +278,24 @@ export function parseFlags(def: CommandDef, argv: readonly string[]): ParsedFlag
   const flags = allFlags(def);
   const byLong = new Map(flags.map((f) => [f.name, f]));
   const byShort = new Map(flags.filter((f) => f.short).map((f) => [f.short!, f]));
-  // Booleans are parsed as strings so `--cache=false` works as in pflag; a bare boolean is
-  // rewritten to `--name=true` first.
-  // Every flag is rewritten to `--name=value` (booleans to `--name=true` unless a value is
-  // attached), so parseArgs never has to guess and a value that starts with `-` is taken as
-  // pflag takes it.
-  const args: string[] = [];
+  const values = new Map<string, FlagValue>();
+  const changed = new Set<string>();
+  const positionals: string[] = [];
+  for (const f of flags) values.set(f.name, flagDefault(f));
+  const set = (f: FlagDef, raw: string, rawName: string) => {
+    const prev = changed.has(f.name) ? values.get(f.name) : undefined;
+    values.set(f.name, convertValue(f, raw, rawName, prev));
+    changed.add(f.name);
+  };
   let terminated = false;
   for (let k = 0; k < argv.length; k++) {
     const a = argv[k]!;
     if (terminated || a === "-" || !a.startsWith("-")) {
-      args.push(a);
+      positionals.push(a);
       continue;
     }
     if (a === "--") {
       terminated = true;
-      args.push(a);
       continue;
     }
     if (a.startsWith("--")) {
@@ -300,9 +303,10 @@ export function parseFlags(def: CommandDef, argv: readonly string[]): ParsedFlag
       const name = a.slice(2, eq < 0 ? undefined : eq);
       const f = byLong.get(name);
       if (!f) throw new UsageError(`unknown flag: --${name}`);
-      if (eq >= 0) args.push(a);
-      else if (f.type === "bool") args.push(`--${name}=true`);
-      else if (k + 1 < argv.length) args.push(`--${name}=${argv[++k]}`);
+      // pflag takes the next argument as the value even when it starts with `-`.
+      if (eq >= 0) set(f, a.slice(eq + 1), a);
+      else if (f.type === "bool") set(f, "true", a);
+      else if (k + 1 < argv.length) set(f, argv[++k]!, a);
       else throw new UsageError(`flag needs an argument: --${name}`);
       continue;
     }
@@ -315,42 +319,24 @@ export function parseFlags(def: CommandDef, argv: readonly string[]): ParsedFlag
       const rest = a.slice(i + 1);
       if (f.type === "bool") {
         if (rest.startsWith("=")) {
-          args.push(`--${f.name}=${rest.slice(1)}`);
+          set(f, rest.slice(1), `-${c}`);
           i = a.length;
         } else {
-          args.push(`--${f.name}=true`);
+          set(f, "true", `-${c}`);
           i++;
         }
         continue;
       }
-      if (rest !== "") args.push(`--${f.name}=${rest.startsWith("=") ? rest.slice(1) : rest}`);
-      else if (k + 1 < argv.length) args.push(`--${f.name}=${argv[++k]}`);
+      if (rest !== "") set(f, rest.startsWith("=") ? rest.slice(1) : rest, `-${c}`);
+      else if (k + 1 < argv.length) set(f, argv[++k]!, `-${c}`);
       else throw new UsageError(`flag needs an argument: '${c}' in ${a}`);
       i = a.length;
     }
   }
-  const options: Record<string, { type: "string"; multiple: true }> = {};
-  for (const f of flags) options[f.name] = { type: "string", multiple: true };
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options, strict: true, allowPositionals: true, tokens: true });
-  } catch (e) {
-    throw new UsageError(e instanceof Error ? e.message : String(e));
-  }
-  const values = new Map<string, FlagValue>();
-  const changed = new Set<string>();
-  for (const f of flags) values.set(f.name, flagDefault(f));
-  for (const t of parsed.tokens ?? []) {
-    if (t.kind !== "option") continue;
-    const f = byLong.get(t.name)!;
-    const prev = changed.has(f.name) ? values.get(f.name) : undefined;
-    values.set(f.name, convertValue(f, t.value ?? "", t.rawName, prev));
-    changed.add(f.name);
-  }
   return {
     values,
     changed,
-    positionals: parsed.positionals,
+    positionals,
     help: values.get("help") === true,
   };
 }

@@ -188,6 +188,8 @@ export interface Ec2ClientSettings {
   region?: string;
   /** Endpoint override (tests, VPC endpoints). */
   endpoint?: string;
+  /** Static base credentials; default is the SDK's credential chain. */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 }
 
 /**
@@ -215,7 +217,7 @@ export function createDescribeInstances(settings: Ec2ClientSettings): DescribeIn
   let client: Promise<{ send(ids: readonly string[]): Promise<Ec2Instance[]> }> | undefined;
   const load = async () => {
     const ec2 = await import("@aws-sdk/client-ec2");
-    let credentials: unknown;
+    let credentials: unknown = settings.credentials;
     if (settings.roleArn !== "") {
       const { fromTemporaryCredentials } = await import("@aws-sdk/credential-providers");
       const headers = settings.sourceArn === "" ? [] : [{
@@ -232,6 +234,7 @@ export function createDescribeInstances(settings: Ec2ClientSettings): DescribeIn
         },
       }];
       credentials = fromTemporaryCredentials({
+        ...(settings.credentials ? { masterCredentials: settings.credentials } : {}),
         params: {
           RoleArn: settings.roleArn,
           RoleSessionName: "aws-iam-authenticator",

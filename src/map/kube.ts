@@ -80,8 +80,7 @@ export interface InformerOptions<T extends KubernetesObject> {
 /** A self-restarting `ListWatch`. */
 export class Informer<T extends KubernetesObject> {
   private listWatch: import("@kubernetes/client-node").ListWatch<T> | undefined;
-  private readonly controllers = new Set<AbortController>();
-  private readonly pendingWatches = new Set<Promise<unknown>>();
+  private watch: DenoWatch | undefined;
   private readonly timers = new Map<ReturnType<typeof setTimeout>, () => void>();
   private stopped = false;
   private connects = 0;
@@ -98,29 +97,11 @@ export class Informer<T extends KubernetesObject> {
     // The library's Watch does not expose its request until the response headers arrived, so
     // an informer stopped while a watch is being opened would leave that request running;
     // tracking every watch here lets stop() abort them all.
-    const controllers = this.controllers;
-    const pendingWatches = this.pendingWatches;
-    const isStopped = () => this.stopped;
-    class TrackedWatch extends k8s.Watch {
-      override watch(
-        path: string,
-        query: Record<string, string | number | boolean | undefined>,
-        callback: (phase: string, obj: unknown, watchObj?: unknown) => void,
-        done: (err: unknown) => void,
-      ): Promise<AbortController> {
-        const p = super.watch(path, query, callback, done).then((c) => {
-          if (isStopped()) c.abort();
-          else controllers.add(c);
-          return c;
-        });
-        pendingWatches.add(p);
-        void p.finally(() => pendingWatches.delete(p)).catch(() => {});
-        return p;
-      }
-    }
+    const watch = new DenoWatch(this.opts.kubeConfig, k8s, () => this.stopped);
+    this.watch = watch;
     const lw = new k8s.ListWatch<T>(
       this.opts.path,
-      new TrackedWatch(this.opts.kubeConfig),
+      watch as unknown as import("@kubernetes/client-node").Watch,
       this.opts.list,
       false,
       undefined,
@@ -164,9 +145,7 @@ export class Informer<T extends KubernetesObject> {
     }
     this.timers.clear();
     await this.listWatch?.stop();
-    await Promise.allSettled([...this.pendingWatches]);
-    for (const c of this.controllers) c.abort();
-    this.controllers.clear();
+    await this.watch?.close();
   }
 
   private sleep(ms: number): Promise<void> {
@@ -178,5 +157,130 @@ export class Informer<T extends KubernetesObject> {
       }, ms);
       this.timers.set(timer, resolve);
     });
+  }
+}
+
+type K8s = typeof import("@kubernetes/client-node");
+
+/**
+ * The library's `Watch` transport on Deno's own `fetch`. The library streams through npm
+ * `undici`, which under Deno never reports a connection the API server dropped (a restarted
+ * API server left the informer silent until its 30 s inactivity timer). The informer logic
+ * (list, resourceVersion, 410 relist, cache) stays the library's `ListWatch`; only the HTTP
+ * request is ours. The API server ends each watch after `timeoutSeconds` (as client-go's
+ * reflector asks), and the client gives up 30 s after that in case the connection went silent.
+ */
+class DenoWatch {
+  private client: Deno.HttpClient | undefined;
+  private readonly running = new Set<{ controller: AbortController; done: Promise<void> }>();
+
+  constructor(
+    private readonly kc: KubeConfigLike,
+    private readonly k8s: K8s,
+    private readonly stopped: () => boolean,
+  ) {}
+
+  private async httpClient(): Promise<Deno.HttpClient> {
+    if (this.client) return this.client;
+    const opts: { ca?: unknown; cert?: unknown; key?: unknown; rejectUnauthorized?: boolean } = {};
+    await this.kc.applyToHTTPSOptions(opts as never);
+    const text = (v: unknown) =>
+      v === undefined
+        ? undefined
+        : typeof v === "string"
+        ? v
+        : new TextDecoder().decode(v as Uint8Array);
+    const ca = text(opts.ca);
+    const cert = text(opts.cert);
+    const key = text(opts.key);
+    this.client = Deno.createHttpClient({
+      ...(ca ? { caCerts: [ca] } : {}),
+      ...(cert && key ? { cert, key } : {}),
+    });
+    return this.client;
+  }
+
+  async watch(
+    path: string,
+    query: Record<string, string | number | boolean | undefined>,
+    callback: (phase: string, obj: unknown, watchObj?: unknown) => void,
+    done: (err: unknown) => void,
+  ): Promise<AbortController> {
+    const controller = new AbortController();
+    const cluster = this.kc.getCurrentCluster();
+    if (!cluster) throw new Error("No currently active cluster");
+    const url = new URL(cluster.server + path);
+    url.searchParams.set("watch", "true");
+    const timeoutSeconds = 300 + Math.floor(Math.random() * 300);
+    url.searchParams.set("timeoutSeconds", String(timeoutSeconds));
+    for (const [k, v] of Object.entries(query)) {
+      if (v !== undefined) url.searchParams.set(k, String(v));
+    }
+    if (this.stopped()) {
+      queueMicrotask(() => done(null));
+      return controller;
+    }
+    const ctx = new this.k8s.RequestContext(url.toString(), this.k8s.HttpMethod.GET);
+    await this.kc.applySecurityAuthentication(ctx);
+    const client = await this.httpClient();
+    const timer = setTimeout(() => controller.abort(), (timeoutSeconds + 30) * 1000);
+    const entry = { controller, done: Promise.resolve() };
+    let finished = false;
+    const finish = (err: unknown) => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      done(err);
+    };
+    entry.done = (async () => {
+      try {
+        const res = await fetch(url, {
+          headers: ctx.getHeaders(),
+          client,
+          signal: controller.signal,
+        });
+        if (res.status !== 200) {
+          await res.body?.cancel();
+          const err = new Error(`watch ${path}: HTTP ${res.status}`) as Error & {
+            statusCode: number;
+          };
+          err.statusCode = res.status;
+          finish(err);
+          return;
+        }
+        let buf = "";
+        const decoder = new TextDecoder();
+        for await (const chunk of res.body!) {
+          buf += decoder.decode(chunk, { stream: true });
+          let nl: number;
+          while ((nl = buf.indexOf("\n")) >= 0) {
+            const line = buf.slice(0, nl);
+            buf = buf.slice(nl + 1);
+            if (line.trim() === "") continue;
+            let data: { type: string; object: unknown };
+            try {
+              data = JSON.parse(line);
+            } catch {
+              continue;
+            }
+            callback(data.type, data.object, data);
+          }
+        }
+        finish(null);
+      } catch (e) {
+        // Aborted by us (stop or the safety timer): a normal end, the informer decides.
+        finish(controller.signal.aborted ? null : e);
+      }
+    })();
+    this.running.add(entry);
+    void entry.done.finally(() => this.running.delete(entry));
+    return controller;
+  }
+
+  async close(): Promise<void> {
+    for (const r of this.running) r.controller.abort();
+    await Promise.allSettled([...this.running].map((r) => r.done));
+    this.client?.close();
+    this.client = undefined;
   }
 }

@@ -86,6 +86,7 @@ export function logrusTextFormatter(record: LogRecord): string {
     `msg=${quoteIfNeeded(messageText(record))}`,
   ];
   for (const key of Object.keys(record.properties).sort()) {
+    if (record.properties[key] === undefined) continue;
     parts.push(`${key}=${quoteIfNeeded(fieldText(record.properties[key]))}`);
   }
   return parts.join(" ") + "\n";
@@ -95,6 +96,7 @@ export function logrusTextFormatter(record: LogRecord): string {
 export function logrusJsonFormatter(record: LogRecord): string {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(record.properties)) {
+    if (value === undefined) continue;
     out[key] = value instanceof Error ? value.message : value;
   }
   out.level = LOGRUS_NAME[record.level];

@@ -105,7 +105,7 @@ Deno.test("verify: missing token, missing cluster ID, invalid partition", async 
     assert.equal(await runVerify(["-i", "prod"], deps), 1);
     assert.match(
       out.stderr,
-      /^error: token not specified\nUsage:\n  aws-iam-authenticator verify \[flags\]\n/,
+      /^error: token not specified\nUsage:\n {2}aws-iam-authenticator verify \[flags\]\n/,
     );
     assert.match(out.stderr, /--partition string +The AWS partition/);
     assert.equal(out.stdout, "");

@@ -18,6 +18,7 @@ import {
   MAIN,
   runCommand,
   startE2eStsPeer,
+  stepWithLog,
   tokenExec,
   type WhoAmI,
   whoami,
@@ -74,28 +75,33 @@ Deno.test("e2e: EKSConfigMap backend follows kube-system/aws-auth in a real clus
       }, { timeoutMs: 30_000 });
     const apply = (yaml: string) => kubectlOk(admin, ["apply", "-f", "-"], { stdin: yaml });
 
-    await t.step("no aws-auth yet: a valid identity gets 401", async () => {
+    await stepWithLog(t, auth, "no aws-auth yet: a valid identity gets 401", async () => {
       const r = await whoami(await kc(ALICE));
       assert.ok(r.error !== undefined, `logged in as ${r.user?.username} with no aws-auth`);
       assert.ok(isUnauthorized(r.error), r.error);
     });
 
-    await t.step("kubectl apply aws-auth -> the next login maps accordingly", async () => {
-      await apply(awsAuth({ mapUsers: ALICE_AS("alice-cm") }));
-      const u = await mapsTo(ALICE, "alice-cm");
-      assert.deepEqual(u.groups.toSorted(), ["e2e-readers", "system:authenticated"]);
+    await stepWithLog(
+      t,
+      auth,
+      "kubectl apply aws-auth -> the next login maps accordingly",
+      async () => {
+        await apply(awsAuth({ mapUsers: ALICE_AS("alice-cm") }));
+        const u = await mapsTo(ALICE, "alice-cm");
+        assert.deepEqual(u.groups.toSorted(), ["e2e-readers", "system:authenticated"]);
 
-      await apply(awsAuth({
-        mapUsers: ALICE_AS("alice-cm2", "e2e-writers"),
-        mapRoles: ADMIN_ROLE("cm-admin:{{SessionName}}"),
-      }));
-      const a = await mapsTo(ALICE, "alice-cm2");
-      assert.deepEqual(a.groups.toSorted(), ["e2e-writers", "system:authenticated"]);
-      const r = await mapsTo(ADMIN_SESSION, "cm-admin:carol-session");
-      assert.deepEqual(r.groups.toSorted(), ["e2e-admins", "system:authenticated"]);
-    });
+        await apply(awsAuth({
+          mapUsers: ALICE_AS("alice-cm2", "e2e-writers"),
+          mapRoles: ADMIN_ROLE("cm-admin:{{SessionName}}"),
+        }));
+        const a = await mapsTo(ALICE, "alice-cm2");
+        assert.deepEqual(a.groups.toSorted(), ["e2e-writers", "system:authenticated"]);
+        const r = await mapsTo(ADMIN_SESSION, "cm-admin:carol-session");
+        assert.deepEqual(r.groups.toSorted(), ["e2e-admins", "system:authenticated"]);
+      },
+    );
 
-    await t.step("a malformed edit keeps the last good mapping", async () => {
+    await stepWithLog(t, auth, "a malformed edit keeps the last good mapping", async () => {
       // mapUsers is not YAML at all; mapRoles changes, so the edit visibly reached the server.
       await apply(awsAuth({
         mapUsers: "- userarn: [unterminated\n  username: {{{",
@@ -107,7 +113,7 @@ Deno.test("e2e: EKSConfigMap backend follows kube-system/aws-auth in a real clus
       assert.equal(r.user.username, "alice-cm2");
     });
 
-    await t.step("add user / add role edit the real aws-auth", async () => {
+    await stepWithLog(t, auth, "add user / add role edit the real aws-auth", async () => {
       const add = (args: string[]) =>
         runCommand(Deno.execPath(), [
           "run",
@@ -165,7 +171,9 @@ Deno.test("e2e: EKSConfigMap backend follows kube-system/aws-auth in a real clus
       assert.match(dup.stdout + dup.stderr, /cannot add duplicate user ARN/);
     });
 
-    await t.step(
+    await stepWithLog(
+      t,
+      auth,
       "kube-apiserver restart: the watch relists and mappings stay correct",
       async () => {
         await kube!.restartApiServer();
@@ -179,7 +187,7 @@ Deno.test("e2e: EKSConfigMap backend follows kube-system/aws-auth in a real clus
       },
     );
 
-    await t.step("deleting aws-auth revokes its mappings", async () => {
+    await stepWithLog(t, auth, "deleting aws-auth revokes its mappings", async () => {
       await kubectlOk(admin, ["delete", "configmap", "aws-auth", "-n", "kube-system"]);
       await unauthorized(ALICE);
     });

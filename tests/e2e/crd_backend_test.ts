@@ -17,6 +17,7 @@ import {
   kubectlOk,
   ROOT,
   startE2eStsPeer,
+  stepWithLog,
   tokenExec,
   type WhoAmI,
   whoami,
@@ -96,13 +97,15 @@ Deno.test("e2e: CRD backend and deploy/ manifests against a real kube-apiserver"
         return r.user?.username === username ? r.user : undefined;
       });
 
-    await t.step("no mapping objects: a valid identity gets 401", async () => {
+    await stepWithLog(t, auth, "no mapping objects: a valid identity gets 401", async () => {
       const r = await whoami(await kc(ALICE));
       assert.ok(r.error !== undefined, `logged in as ${r.user?.username} with no mappings`);
       assert.ok(isUnauthorized(r.error), r.error);
     });
 
-    await t.step(
+    await stepWithLog(
+      t,
+      auth,
       "IAMIdentityMapping objects -> logins map; status.canonicalARN is set",
       async () => {
         await kubectlOk(admin, ["apply", "-f", "-"], {
@@ -133,7 +136,7 @@ Deno.test("e2e: CRD backend and deploy/ manifests against a real kube-apiserver"
       },
     );
 
-    await t.step("editing and deleting a mapping object takes effect", async () => {
+    await stepWithLog(t, auth, "editing and deleting a mapping object takes effect", async () => {
       await kubectlOk(admin, ["apply", "-f", "-"], {
         stdin: mapping("alice", ALICE.arn, "alice-crd-v2", ["e2e-readers"]),
       });
@@ -147,61 +150,71 @@ Deno.test("e2e: CRD backend and deploy/ manifests against a real kube-apiserver"
       assert.equal(still.user?.username, "crd-admin:carol-session", still.error);
     });
 
-    await t.step("every manifest in deploy/ passes kubectl apply --dry-run=server", async () => {
-      // kube-controller-manager is not running, so create the default service accounts that
-      // the ServiceAccount admission plugin expects for pods, as its controller would.
-      const namespaces = new Set(
-        manifests.flatMap((m) => m.docs.map((d) => d.metadata?.namespace ?? "default")),
-      );
-      for (const ns of namespaces) {
-        await kubectl(admin, ["create", "namespace", ns]);
-        await kubectl(admin, ["create", "serviceaccount", "default", "-n", ns]);
-      }
-      assert.ok(manifests.length >= 3, `expected deploy/ manifests, found ${manifests.length}`);
-      const failures: string[] = [];
-      for (const m of manifests) {
-        const r = await kubectl(admin, ["apply", "--dry-run=server", "-f", m.path]);
-        if (r.code !== 0) failures.push(`${m.path}: ${r.stderr.trim()}`);
-      }
-      assert.deepEqual(failures, []);
-    });
+    await stepWithLog(
+      t,
+      auth,
+      "every manifest in deploy/ passes kubectl apply --dry-run=server",
+      async () => {
+        // kube-controller-manager is not running, so create the default service accounts that
+        // the ServiceAccount admission plugin expects for pods, as its controller would.
+        const namespaces = new Set(
+          manifests.flatMap((m) => m.docs.map((d) => d.metadata?.namespace ?? "default")),
+        );
+        for (const ns of namespaces) {
+          await kubectl(admin, ["create", "namespace", ns]);
+          await kubectl(admin, ["create", "serviceaccount", "default", "-n", ns]);
+        }
+        assert.ok(manifests.length >= 3, `expected deploy/ manifests, found ${manifests.length}`);
+        const failures: string[] = [];
+        for (const m of manifests) {
+          const r = await kubectl(admin, ["apply", "--dry-run=server", "-f", m.path]);
+          if (r.code !== 0) failures.push(`${m.path}: ${r.stderr.trim()}`);
+        }
+        assert.deepEqual(failures, []);
+      },
+    );
 
-    await t.step("deploy/ RBAC grants the service account what the backends use", async () => {
-      const rbacKinds = new Set([
-        "ServiceAccount",
-        "ClusterRole",
-        "ClusterRoleBinding",
-        "Role",
-        "RoleBinding",
-      ]);
-      const rbac = manifests.flatMap((m) => m.docs).filter((d) => rbacKinds.has(d.kind ?? ""));
-      const sa = rbac.find((d) => d.kind === "ServiceAccount");
-      assert.ok(sa?.metadata?.name, "deploy/ defines no ServiceAccount for the authenticator");
-      await kubectlOk(admin, ["apply", "-f", "-"], {
-        stdin: JSON.stringify({ apiVersion: "v1", kind: "List", items: rbac }),
-      });
-      const as = `--as=system:serviceaccount:${
-        sa.metadata.namespace ?? "default"
-      }:${sa.metadata.name}`;
-      const canI = async (...args: string[]) => {
-        const r = await kubectl(admin, ["auth", "can-i", ...args, as]);
-        return `${args.join(" ")}: ${r.stdout.trim()}`;
-      };
-      const answers = [
-        await canI("list", "configmaps", "-n", "kube-system"),
-        await canI("watch", "configmaps", "-n", "kube-system"),
-        await canI("get", "configmaps/aws-auth", "-n", "kube-system"),
-        await canI("list", `iamidentitymappings.iamauthenticator.k8s.aws`),
-        await canI("watch", `iamidentitymappings.iamauthenticator.k8s.aws`),
-        await canI(
-          "update",
-          `iamidentitymappings.iamauthenticator.k8s.aws`,
-          "--subresource=status",
-        ),
-        await canI("create", "events", "-n", "default"),
-      ];
-      assert.deepEqual(answers, answers.map((a) => a.replace(/: .*$/, ": yes")));
-    });
+    await stepWithLog(
+      t,
+      auth,
+      "deploy/ RBAC grants the service account what the backends use",
+      async () => {
+        const rbacKinds = new Set([
+          "ServiceAccount",
+          "ClusterRole",
+          "ClusterRoleBinding",
+          "Role",
+          "RoleBinding",
+        ]);
+        const rbac = manifests.flatMap((m) => m.docs).filter((d) => rbacKinds.has(d.kind ?? ""));
+        const sa = rbac.find((d) => d.kind === "ServiceAccount");
+        assert.ok(sa?.metadata?.name, "deploy/ defines no ServiceAccount for the authenticator");
+        await kubectlOk(admin, ["apply", "-f", "-"], {
+          stdin: JSON.stringify({ apiVersion: "v1", kind: "List", items: rbac }),
+        });
+        const as = `--as=system:serviceaccount:${
+          sa.metadata.namespace ?? "default"
+        }:${sa.metadata.name}`;
+        const canI = async (...args: string[]) => {
+          const r = await kubectl(admin, ["auth", "can-i", ...args, as]);
+          return `${args.join(" ")}: ${r.stdout.trim()}`;
+        };
+        const answers = [
+          await canI("list", "configmaps", "-n", "kube-system"),
+          await canI("watch", "configmaps", "-n", "kube-system"),
+          await canI("get", "configmaps/aws-auth", "-n", "kube-system"),
+          await canI("list", `iamidentitymappings.iamauthenticator.k8s.aws`),
+          await canI("watch", `iamidentitymappings.iamauthenticator.k8s.aws`),
+          await canI(
+            "update",
+            `iamidentitymappings.iamauthenticator.k8s.aws`,
+            "--subresource=status",
+          ),
+          await canI("create", "events", "-n", "default"),
+        ];
+        assert.deepEqual(answers, answers.map((a) => a.replace(/: .*$/, ": yes")));
+      },
+    );
   } finally {
     await auth.dispose();
     await kube?.stop();

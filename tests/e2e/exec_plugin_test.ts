@@ -16,6 +16,7 @@ import {
   kubectlOk,
   MALLORY,
   startE2eStsPeer,
+  stepWithLog,
   tokenExec,
   whoami,
   writeExecKubeconfig,
@@ -81,18 +82,25 @@ Deno.test("e2e: kubectl exec plugins against kube-apiserver with the MountedFile
       ["aws eks get-token", awsCliExec],
     ];
     for (const [name, execFor] of flavors) {
-      await t.step(`${name}: an IAM user maps to its username, groups, uid and extra`, async () => {
-        const r = await whoami(await kc(execFor(ALICE, stsUrl)));
-        assert.ok(r.user, `login failed: ${r.error}\n${await auth.log()}`);
-        assert.equal(r.user.username, "alice");
-        assert.deepEqual(r.user.groups.toSorted(), ["e2e-readers", "system:authenticated"]);
-        assert.equal(r.user.uid, `aws-iam-authenticator:${ACCOUNT}:${ALICE.userId}`);
-        assert.deepEqual(r.user.extra["arn"], [ALICE.arn]);
-        assert.deepEqual(r.user.extra["canonicalArn"], [ALICE.arn]);
-        assert.deepEqual(r.user.extra["accessKeyId"], [ALICE.accessKeyId]);
-      });
+      await stepWithLog(
+        t,
+        auth,
+        `${name}: an IAM user maps to its username, groups, uid and extra`,
+        async () => {
+          const r = await whoami(await kc(execFor(ALICE, stsUrl)));
+          assert.ok(r.user, `login failed: ${r.error}\n${await auth.log()}`);
+          assert.equal(r.user.username, "alice");
+          assert.deepEqual(r.user.groups.toSorted(), ["e2e-readers", "system:authenticated"]);
+          assert.equal(r.user.uid, `aws-iam-authenticator:${ACCOUNT}:${ALICE.userId}`);
+          assert.deepEqual(r.user.extra["arn"], [ALICE.arn]);
+          assert.deepEqual(r.user.extra["canonicalArn"], [ALICE.arn]);
+          assert.deepEqual(r.user.extra["accessKeyId"], [ALICE.accessKeyId]);
+        },
+      );
 
-      await t.step(
+      await stepWithLog(
+        t,
+        auth,
         `${name}: an assumed role maps through its role ARN and session name`,
         async () => {
           const r = await whoami(await kc(execFor(ADMIN_SESSION, stsUrl)));
@@ -106,73 +114,95 @@ Deno.test("e2e: kubectl exec plugins against kube-apiserver with the MountedFile
         },
       );
 
-      await t.step(`${name}: a valid but unmapped identity gets 401`, async () => {
+      await stepWithLog(t, auth, `${name}: a valid but unmapped identity gets 401`, async () => {
         const r = await whoami(await kc(execFor(MALLORY, stsUrl)));
         assert.ok(r.error !== undefined, `unmapped identity logged in as ${r.user?.username}`);
         assert.ok(isUnauthorized(r.error), r.error);
       });
 
-      await t.step(`${name}: a token for another cluster ID gets 401`, async () => {
+      await stepWithLog(t, auth, `${name}: a token for another cluster ID gets 401`, async () => {
         const r = await whoami(await kc(execFor(ALICE, stsUrl, "some-other-cluster")));
         assert.ok(r.error !== undefined, `foreign-cluster token logged in as ${r.user?.username}`);
         assert.ok(isUnauthorized(r.error), r.error);
       });
 
-      await t.step(`${name}: RBAC on the mapped groups allows and denies`, async () => {
-        const alice = await kc(execFor(ALICE, stsUrl));
-        const cms = await kubectl(alice, ["get", "configmaps", "-n", "kube-system", "-o", "name"]);
-        assert.equal(cms.code, 0, cms.stderr);
-        const secrets = await kubectl(alice, ["get", "secrets", "-n", "default"]);
-        assert.notEqual(secrets.code, 0);
-        assert.match(
-          secrets.stderr,
-          /Forbidden.*User "alice" cannot list resource "secrets"/,
-        );
-        const write = await kubectl(alice, ["auth", "can-i", "create", "configmaps"]);
-        assert.equal(write.stdout.trim(), "no");
+      await stepWithLog(
+        t,
+        auth,
+        `${name}: RBAC on the mapped groups allows and denies`,
+        async () => {
+          const alice = await kc(execFor(ALICE, stsUrl));
+          const cms = await kubectl(alice, [
+            "get",
+            "configmaps",
+            "-n",
+            "kube-system",
+            "-o",
+            "name",
+          ]);
+          assert.equal(cms.code, 0, cms.stderr);
+          const secrets = await kubectl(alice, ["get", "secrets", "-n", "default"]);
+          assert.notEqual(secrets.code, 0);
+          assert.match(
+            secrets.stderr,
+            /Forbidden.*User "alice" cannot list resource "secrets"/,
+          );
+          const write = await kubectl(alice, ["auth", "can-i", "create", "configmaps"]);
+          assert.equal(write.stdout.trim(), "no");
 
-        const admin = await kc(execFor(ADMIN_SESSION, stsUrl));
-        const secret = await kubectl(admin, [
-          "get",
-          "secret",
-          "e2e-secret",
-          "-n",
-          "default",
-          "-o",
-          "jsonpath={.data.k}",
-        ]);
-        assert.equal(secret.code, 0, secret.stderr);
-        assert.equal(atob(secret.stdout), "v");
-      });
+          const admin = await kc(execFor(ADMIN_SESSION, stsUrl));
+          const secret = await kubectl(admin, [
+            "get",
+            "secret",
+            "e2e-secret",
+            "-n",
+            "default",
+            "-o",
+            "jsonpath={.data.k}",
+          ]);
+          assert.equal(secret.code, 0, secret.stderr);
+          assert.equal(atob(secret.stdout), "v");
+        },
+      );
     }
 
     const alice = await kc(tokenExec(ALICE, stsUrl));
 
-    await t.step("fault: authenticator killed -> 401 (not 500); back -> logins work", async () => {
-      await auth.kill();
-      const r = await kubectl(alice, ["get", "configmaps", "-n", "kube-system"]);
-      assert.notEqual(r.code, 0);
-      assert.ok(isUnauthorized(r.stderr), r.stderr);
-      assert.doesNotMatch(r.stderr, /InternalError|\b500\b/);
-      await auth.start({ stsUrl });
-      const back = await whoami(alice);
-      assert.ok(back.user, `login after restart failed: ${back.error}\n${await auth.log()}`);
-      assert.equal(back.user.username, "alice");
-    });
+    await stepWithLog(
+      t,
+      auth,
+      "fault: authenticator killed -> 401 (not 500); back -> logins work",
+      async () => {
+        await auth.kill();
+        const r = await kubectl(alice, ["get", "configmaps", "-n", "kube-system"]);
+        assert.notEqual(r.code, 0);
+        assert.ok(isUnauthorized(r.stderr), r.stderr);
+        assert.doesNotMatch(r.stderr, /InternalError|\b500\b/);
+        await auth.start({ stsUrl });
+        const back = await whoami(alice);
+        assert.ok(back.user, `login after restart failed: ${back.error}\n${await auth.log()}`);
+        assert.equal(back.user.username, "alice");
+      },
+    );
 
-    await t.step("fault: STS peer down -> reviews fail closed; back -> logins work", async () => {
-      await sts?.close();
-      sts = undefined;
-      // A new signing second gives a new token, so no cached review can answer for it.
-      await new Promise((r) => setTimeout(r, 1100));
-      const down = await whoami(alice);
-      assert.ok(down.error !== undefined, `logged in with STS down as ${down.user?.username}`);
-      assert.ok(isUnauthorized(down.error), down.error);
-      sts = await startE2eStsPeer(stsPort);
-      const back = await whoami(alice);
-      assert.ok(back.user, `login after STS came back failed: ${back.error}`);
-      assert.equal(back.user.username, "alice");
-    });
+    await stepWithLog(
+      t,
+      auth,
+      "fault: STS peer down -> reviews fail closed; back -> logins work",
+      async () => {
+        await sts?.close();
+        sts = undefined;
+        // A new signing second gives a new token, so no cached review can answer for it.
+        await new Promise((r) => setTimeout(r, 1100));
+        const down = await whoami(alice);
+        assert.ok(down.error !== undefined, `logged in with STS down as ${down.user?.username}`);
+        assert.ok(isUnauthorized(down.error), down.error);
+        sts = await startE2eStsPeer(stsPort);
+        const back = await whoami(alice);
+        assert.ok(back.user, `login after STS came back failed: ${back.error}`);
+        assert.equal(back.user.username, "alice");
+      },
+    );
   } finally {
     await auth.dispose();
     await kube.stop();

@@ -16,7 +16,7 @@
  */
 
 import { type PeerPrincipal, startStsPeer, type StsPeer } from "../peers/sts_peer.ts";
-import { freePort } from "../peers/kube_apiserver.ts";
+import { copyOutputToFile, freePort } from "../peers/kube_apiserver.ts";
 
 /** Project root (absolute, with a trailing slash). */
 export const ROOT: string = new URL("../../", import.meta.url).pathname;
@@ -419,14 +419,7 @@ export class Authenticator {
       stderr: "piped",
     }).spawn();
     this.#child = child;
-    const file = await Deno.open(this.logPath, { create: true, append: true });
-    const w = file.writable.getWriter();
-    const pump = async (s: ReadableStream<Uint8Array>) => {
-      for await (const c of s) await w.write(c);
-    };
-    this.#copy = Promise.all([pump(child.stdout), pump(child.stderr)]).finally(() =>
-      w.close().catch(() => {})
-    );
+    this.#copy = copyOutputToFile(child, this.logPath);
     let exited = false;
     child.status.then(() => exited = true);
     try {
@@ -488,4 +481,28 @@ export class Authenticator {
     await this.stop();
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
   }
+}
+
+/**
+ * `t.step` whose failure message carries the tail of the authenticator's log, so a failed e2e
+ * step shows what the server saw.
+ */
+export function stepWithLog(
+  t: Deno.TestContext,
+  auth: Authenticator,
+  name: string,
+  fn: () => Promise<void>,
+): Promise<boolean> {
+  return t.step(name, async () => {
+    try {
+      await fn();
+    } catch (e) {
+      const log = (await auth.log()).split("\n").slice(-40).join("\n");
+      if (e instanceof Error) {
+        e.message += `\n--- authenticator log (last 40 lines) ---\n${log}`;
+        throw e;
+      }
+      throw new Error(`${e}\n--- authenticator log (last 40 lines) ---\n${log}`);
+    }
+  });
 }

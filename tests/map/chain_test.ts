@@ -41,7 +41,11 @@ Deno.test("explicit mapping in a later backend beats account auto-mapping in an 
     config({
       backendMode: ["DynamicFile", "MountedFile"],
       dynamicfilepath: path,
-      mapRoles: [{ rolearn: `arn:aws:iam::${ACCT}:role/Admin`, username: "admin:{{SessionName}}", groups: ["ops"] }],
+      mapRoles: [{
+        rolearn: `arn:aws:iam::${ACCT}:role/Admin`,
+        username: "admin:{{SessionName}}",
+        groups: ["ops"],
+      }],
     }),
     {},
     FAST,
@@ -83,7 +87,12 @@ Deno.test("the first backend with an explicit match wins", async () => {
       mapRoles: [{ rolearn: `arn:aws:iam::${ACCT}:role/Admin`, username: "from-mounted" }],
     });
   const admin = identity(`arn:aws:sts::${ACCT}:assumed-role/Admin/alice`);
-  for (const [order, want] of [[["MountedFile", "DynamicFile"], "from-mounted"], [["DynamicFile", "File"], "from-dynamic"]] as const) {
+  for (
+    const [order, want] of [[["MountedFile", "DynamicFile"], "from-mounted"], [[
+      "DynamicFile",
+      "File",
+    ], "from-dynamic"]] as const
+  ) {
     const chain = await createMapperChain(cfg([...order]), {}, FAST);
     try {
       assert.equal((await chain.map(admin)).username, want);
@@ -118,16 +127,31 @@ Deno.test("reserved prefixes are enforced after rendering, per backend (case 38)
   try {
     await assert.rejects(
       chain.map(identity(`arn:aws:sts::${ACCT}:assumed-role/Masters/x`)),
-      { message: "invalid username 'system:masters' for mapper MountedFile: username must not begin with the following prefixes: [system: eks]" },
+      {
+        message:
+          "invalid username 'system:masters' for mapper MountedFile: username must not begin with the following prefixes: [system: eks]",
+      },
     );
-    await assert.rejects(chain.map(identity(`arn:aws:sts::${ACCT}:assumed-role/Eks/eksb-test`)), /invalid username 'eksb-test'/);
+    await assert.rejects(
+      chain.map(identity(`arn:aws:sts::${ACCT}:assumed-role/Eks/eksb-test`)),
+      /invalid username 'eksb-test'/,
+    );
     await assert.rejects(
       chain.map(identity(`arn:aws:sts::${ACCT}:assumed-role/Dyn/admin-bob`)),
-      { message: "invalid username 'admin-bob' for mapper DynamicFile: username must not begin with the following prefixes: [admin]" },
+      {
+        message:
+          "invalid username 'admin-bob' for mapper DynamicFile: username must not begin with the following prefixes: [admin]",
+      },
     );
-    assert.equal((await chain.map(identity(`arn:aws:sts::${ACCT}:assumed-role/Dyn/bob`))).username, "bob");
+    assert.equal(
+      (await chain.map(identity(`arn:aws:sts::${ACCT}:assumed-role/Dyn/bob`))).username,
+      "bob",
+    );
     // Account auto-mapping is not subject to the prefixes (it is the canonical ARN).
-    assert.equal((await chain.map(identity(`arn:aws:sts::${ACCT}:assumed-role/Other/x`))).groups.length, 0);
+    assert.equal(
+      (await chain.map(identity(`arn:aws:sts::${ACCT}:assumed-role/Other/x`))).groups.length,
+      0,
+    );
   } finally {
     await chain.close();
     await Deno.remove(dir, { recursive: true });
@@ -138,15 +162,23 @@ Deno.test("render errors and empty usernames deny with the Go-style message", as
   const chain = await createMapperChain(config({
     mapRoles: [
       { rolearn: `arn:aws:iam::${ACCT}:role/Node`, username: "system:node:{{EC2PrivateDNSName}}" },
-      { rolearn: `arn:aws:iam::${ACCT}:role/Empty`, username: "{{SessionName}}", groups: ["{{SessionName}}", "static"] },
+      {
+        rolearn: `arn:aws:iam::${ACCT}:role/Empty`,
+        username: "{{SessionName}}",
+        groups: ["{{SessionName}}", "static"],
+      },
     ],
     mapUsers: [{ userarn: `arn:aws:iam::${ACCT}:user/U`, username: "{{SessionName}}" }],
   }));
   try {
     await assert.rejects(chain.map(identity(`arn:aws:sts::${ACCT}:assumed-role/Node/alice`)), {
-      message: 'mapper MountedFile renderTemplates error: error rendering username template "system:node:{{EC2PrivateDNSName}}": SessionName did not contain an instance id',
+      message:
+        'mapper MountedFile renderTemplates error: error rendering username template "system:node:{{EC2PrivateDNSName}}": SessionName did not contain an instance id',
     });
-    await assert.rejects(chain.map(identity(`arn:aws:iam::${ACCT}:user/U`)), /rendered an empty username/);
+    await assert.rejects(
+      chain.map(identity(`arn:aws:iam::${ACCT}:user/U`)),
+      /rendered an empty username/,
+    );
   } finally {
     await chain.close();
   }
@@ -154,7 +186,11 @@ Deno.test("render errors and empty usernames deny with the Go-style message", as
 
 Deno.test("a backend that cannot decide denies; account auto-mapping does not override it", async () => {
   const { dir, path } = await tempFile("m.json", {
-    mapRoles: [{ rolearn: `arn:aws:iam::${ACCT}:role/Admin`, userid: "AROAADMIN", username: "admin" }],
+    mapRoles: [{
+      rolearn: `arn:aws:iam::${ACCT}:role/Admin`,
+      userid: "AROAADMIN",
+      username: "admin",
+    }],
     mapAccounts: [ACCT],
   });
   const chain = await createMapperChain(
@@ -164,7 +200,9 @@ Deno.test("a backend that cannot decide denies; account auto-mapping does not ov
   );
   try {
     const impostor = identity(`arn:aws:sts::${ACCT}:assumed-role/Other/x`, { userId: "AROAADMIN" });
-    await assert.rejects(chain.map(impostor), { message: "mapper DynamicFile Map error: ARN does not match User ID" });
+    await assert.rejects(chain.map(impostor), {
+      message: "mapper DynamicFile Map error: ARN does not match User ID",
+    });
   } finally {
     await chain.close();
     await Deno.remove(dir, { recursive: true });
@@ -181,7 +219,10 @@ Deno.test("MountedFile: an invalid entry stops the chain from being built", asyn
 Deno.test("dynamic backend-mode file switches backends at runtime (§6.8)", async () => {
   const { dir, path: modePath } = await tempFile("mode.json", { backendMode: "MountedFile" });
   const dynPath = `${dir}/dyn.json`;
-  await Deno.writeTextFile(dynPath, JSON.stringify({ mapRoles: [{ rolearn: `arn:aws:iam::${ACCT}:role/Admin`, username: "dyn" }] }));
+  await Deno.writeTextFile(
+    dynPath,
+    JSON.stringify({ mapRoles: [{ rolearn: `arn:aws:iam::${ACCT}:role/Admin`, username: "dyn" }] }),
+  );
   const metrics = recordingMetrics();
   const logger = recordingLogger();
   let now = 1_700_000_100_000;
@@ -206,17 +247,29 @@ Deno.test("dynamic backend-mode file switches backends at runtime (§6.8)", asyn
     assert.equal(metrics.gauges.dynamicFileEnabled, 0);
     now = 1_700_000_200_000;
     await write({ backendMode: "DynamicFile", LastUpdatedDateTime: "1700000195" });
-    await waitFor("switch to DynamicFile", () => chain.backendModes().join() === "DynamicFile", 2000);
+    await waitFor(
+      "switch to DynamicFile",
+      () => chain.backendModes().join() === "DynamicFile",
+      2000,
+    );
     assert.equal((await chain.map(admin)).username, "dyn");
     assert.equal(metrics.gauges.dynamicFileOnly, 1);
     assert.deepEqual(metrics.latencies, [["dynamic_backend_mode", 5]]);
     // An invalid mode keeps the current chain.
     await write({ backendMode: "DynamicFile Bogus" });
-    await waitFor("failure logged", () => logger.lines.some((l) => l.msg.startsWith("backend-mode change failed")), 2000);
+    await waitFor(
+      "failure logged",
+      () => logger.lines.some((l) => l.msg.startsWith("backend-mode change failed")),
+      2000,
+    );
     assert.deepEqual(chain.backendModes(), ["DynamicFile"]);
     // Deleting the file goes back to server.backendMode.
     await Deno.remove(modePath);
-    await waitFor("back to static", () => chain.backendModes().join() === "MountedFile,DynamicFile", 2000);
+    await waitFor(
+      "back to static",
+      () => chain.backendModes().join() === "MountedFile,DynamicFile",
+      2000,
+    );
     assert.equal((await chain.map(admin)).username, "mounted");
     assert.equal(metrics.gauges.dynamicFileOnly, 0);
     assert.equal(metrics.gauges.dynamicFileEnabled, 1);
@@ -258,7 +311,10 @@ Deno.test("{{EC2PrivateDNSName}} through the chain, against moto", async () => {
     });
     assert.equal(metrics.counts.ec2DescribeInstancesCall, 1);
     // A session name that is not an instance ID never reaches EC2 (case 40).
-    await assert.rejects(chain.map(identity(`arn:aws:sts::${ACCT}:assumed-role/Node/i-evil`)), /SessionName did not contain an instance id/);
+    await assert.rejects(
+      chain.map(identity(`arn:aws:sts::${ACCT}:assumed-role/Node/i-evil`)),
+      /SessionName did not contain an instance id/,
+    );
     assert.equal(metrics.counts.ec2DescribeInstancesCall, 1);
   } finally {
     await chain.close();

@@ -6,14 +6,13 @@ import { startMoto } from "./_moto.ts";
 
 Deno.test("EC2 private DNS names through DescribeInstances against moto", async (t) => {
   const moto = await startMoto();
-  const env = { AWS_ACCESS_KEY_ID: "test", AWS_SECRET_ACCESS_KEY: "test", AWS_REGION: "us-east-1" };
-  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, Deno.env.get(k)]));
-  for (const [k, v] of Object.entries(env)) Deno.env.set(k, v);
+  const credentials = { accessKeyId: "test", secretAccessKey: "test" };
   const describe = createDescribeInstances({
     roleArn: "",
     sourceArn: "",
     endpoint: moto.url,
     region: "us-east-1",
+    credentials,
   });
   const calls: string[][] = [];
   const counted: DescribeInstancesFn = (ids) => {
@@ -152,6 +151,7 @@ Deno.test("EC2 private DNS names through DescribeInstances against moto", async 
           sourceArn: "",
           endpoint: "http://127.0.0.1:1",
           region: "us-east-1",
+          credentials,
         });
         const p = new Ec2PrivateDnsProvider({
           describeInstances: broken,
@@ -180,9 +180,6 @@ Deno.test("EC2 private DNS names through DescribeInstances against moto", async 
       },
     );
   } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v);
-    }
     await moto.stop();
   }
 });

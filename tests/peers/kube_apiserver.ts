@@ -221,6 +221,29 @@ function adminKubeconfig(server: string, dir: string): string {
   ].join("\n");
 }
 
+/**
+ * Copies a child's stdout and stderr into `path` (appending) as they arrive; resolves when both
+ * streams end. Writes go straight to the file (not through `FsFile.writable`, whose writes only
+ * became visible to readers at close) so a log can be read while the process runs.
+ */
+export async function copyOutputToFile(
+  child: Deno.ChildProcess,
+  path: string,
+): Promise<void> {
+  const file = await Deno.open(path, { create: true, append: true });
+  const pump = async (s: ReadableStream<Uint8Array>) => {
+    for await (const chunk of s) {
+      let off = 0;
+      while (off < chunk.length) off += await file.write(chunk.subarray(off));
+    }
+  };
+  try {
+    await Promise.all([pump(child.stdout), pump(child.stderr)]);
+  } finally {
+    file.close();
+  }
+}
+
 /** A child process whose stderr (and stdout) is copied into a log file. */
 class LoggedProcess {
   readonly #child: Deno.ChildProcess;
@@ -235,13 +258,7 @@ class LoggedProcess {
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    const file = Deno.openSync(logPath, { create: true, append: true });
-    const w = file.writable.getWriter();
-    const pump = async (s: ReadableStream<Uint8Array>) => {
-      for await (const chunk of s) await w.write(chunk);
-    };
-    this.#copies = Promise.all([pump(this.#child.stdout), pump(this.#child.stderr)])
-      .finally(() => w.close().catch(() => file.close()));
+    this.#copies = copyOutputToFile(this.#child, logPath);
     this.status = this.#child.status.then((s) => {
       this.#exited = true;
       return s;

@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { RUNTIME_PERMISSIONS } from "../../scripts/build_info.ts";
+import { compileRelease } from "../../scripts/compile.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const VERSION = "1.2.3-rc.1";
@@ -259,6 +260,57 @@ Deno.test("compile refuses another platform's target when DENORT_BIN names a hos
       /DENORT_BIN is a runtime for this host .* cannot build x86_64-pc-windows-msvc/,
     );
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("all five targets: one `deno compile` each, names, and SHA256SUMS for every binary", async () => {
+  // The runtimes of other platforms cannot be fetched here, so this one case stands in for
+  // `deno compile` with a recorder that writes a distinct file per call; the host case above
+  // runs the real thing.
+  const dir = await Deno.makeTempDir({ prefix: "aia-compile-test-" });
+  const calls: { args: string[]; env: Record<string, string> }[] = [];
+  const inheritedDenort = Deno.env.get("DENORT_BIN");
+  Deno.env.set("DENORT_BIN", "/must/not/leak");
+  try {
+    const artifacts = await compileRelease({
+      root: ROOT,
+      outDir: `${dir}/dist`,
+      info: { version: "2.0.0", commit: COMMIT },
+      runner: async (args, opts) => {
+        calls.push({ args, env: opts.env });
+        const out = args[args.indexOf("--output") + 1]!;
+        await Deno.writeTextFile(out, `binary for ${args[args.indexOf("--target") + 1]}`);
+      },
+    });
+    assert.deepEqual(calls.map((c) => c.args[c.args.indexOf("--target") + 1]), [
+      "x86_64-unknown-linux-gnu",
+      "aarch64-unknown-linux-gnu",
+      "x86_64-apple-darwin",
+      "aarch64-apple-darwin",
+      "x86_64-pc-windows-msvc",
+    ]);
+    for (const c of calls) {
+      assert.equal(c.env.DENORT_BIN, undefined, "a runtime is downloaded per target");
+      assert.ok(c.args.includes("--allow-sys=homedir,osRelease,uid"));
+      assert.match(c.args.at(-1)!, /aia-release-[^/]+\/main\.ts$/);
+    }
+    const names = [
+      "aws-iam-authenticator_2.0.0_darwin_amd64",
+      "aws-iam-authenticator_2.0.0_darwin_arm64",
+      "aws-iam-authenticator_2.0.0_linux_amd64",
+      "aws-iam-authenticator_2.0.0_linux_arm64",
+      "aws-iam-authenticator_2.0.0_windows_amd64.exe",
+    ];
+    assert.deepEqual(artifacts.map((a) => a.name).sort(), names);
+    const lines = [];
+    for (const name of names) {
+      lines.push(`${await sha256Hex(await Deno.readFile(`${dir}/dist/${name}`))}  ${name}\n`);
+    }
+    assert.equal(await Deno.readTextFile(`${dir}/dist/SHA256SUMS`), lines.join(""));
+  } finally {
+    if (inheritedDenort === undefined) Deno.env.delete("DENORT_BIN");
+    else Deno.env.set("DENORT_BIN", inheritedDenort);
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -30,7 +30,6 @@ const ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/smoke-admin`;
 
 /** How to run the artifact under test: a program and the arguments before the CLI's own. */
 interface Artifact {
-  kind: "bundle" | "binary";
   cmd: string;
   prefix: string[];
   version: string;
@@ -58,11 +57,14 @@ async function run(
 async function buildArtifact(dir: string): Promise<Artifact> {
   const prebuilt = Deno.env.get("AIA_SMOKE_BINARY");
   if (prebuilt) {
+    const version = Deno.env.get("AIA_SMOKE_VERSION");
+    if (!version) {
+      throw new Error("AIA_SMOKE_BINARY needs AIA_SMOKE_VERSION (what `version` must print).");
+    }
     return {
-      kind: "binary",
       cmd: resolve(prebuilt),
       prefix: [],
-      version: Deno.env.get("AIA_SMOKE_VERSION") ?? "",
+      version,
       commit: Deno.env.get("AIA_SMOKE_COMMIT"),
     };
   }
@@ -83,7 +85,7 @@ async function buildArtifact(dir: string): Promise<Artifact> {
     });
     assert.equal(res.code, 0, res.stderr);
     const name = res.stdout.trim().split(/\s+/)[1]!;
-    return { kind: "binary", cmd: `${dir}/dist/${name}`, prefix: [], version, commit };
+    return { cmd: `${dir}/dist/${name}`, prefix: [], version, commit };
   }
   const output = `${dir}/dist/aws-iam-authenticator.js`;
   const res = await run(Deno.execPath(), [
@@ -98,7 +100,6 @@ async function buildArtifact(dir: string): Promise<Artifact> {
   });
   assert.equal(res.code, 0, res.stderr);
   return {
-    kind: "bundle",
     cmd: Deno.execPath(),
     // No config, lockfile, npm or remote modules: the file has to carry everything itself.
     prefix: [

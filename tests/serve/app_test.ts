@@ -138,7 +138,10 @@ Deno.test("startAuthenticator: config → TLS server → verifier → STS peer �
       status: { user: {} },
     });
 
-    const metrics = await httpsRequest(`https://127.0.0.1:${server.addr.port}/metrics`, server.certPem);
+    const metrics = await httpsRequest(
+      `https://127.0.0.1:${server.addr.port}/metrics`,
+      server.certPem,
+    );
     assert.match(metrics.body, /authenticate_latency_seconds_count\{result="unknown_user"\} 1/);
     assert.match(metrics.body, /authenticate_latency_seconds_count\{result="success"\} 3/);
 

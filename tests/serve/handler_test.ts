@@ -41,7 +41,7 @@ function setup(overrides: Partial<HandlerDeps> = {}, mapped?: MappedIdentity) {
       if (token === "k8s-aws-v1.stserror") {
         return Promise.reject(new STSError("error from AWS (expected 200, got 403)"));
       }
-      return Promise.reject(new FormatError("token is missing expected \"k8s-aws-v1.\" prefix"));
+      return Promise.reject(new FormatError('token is missing expected "k8s-aws-v1." prefix'));
     },
     map: () => mapped ?? { username: "admin:alice", groups: ["system:masters"] },
     logger: { debug: rec("debug"), info: rec("info"), warn: rec("warn"), error: rec("error") },

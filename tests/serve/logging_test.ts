@@ -1,10 +1,6 @@
 import assert from "node:assert/strict";
 import { reset } from "@logtape/logtape";
-import {
-  configureLogging,
-  parseLogVerbosity,
-  redactSecrets,
-} from "../../src/serve/logging.ts";
+import { configureLogging, parseLogVerbosity, redactSecrets } from "../../src/serve/logging.ts";
 
 Deno.test("verbosity names follow logrus", () => {
   assert.equal(parseLogVerbosity("INFO"), "info");

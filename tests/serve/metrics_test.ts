@@ -61,7 +61,11 @@ Deno.test("every metric of §7.6 with its type, help and labels", async () => {
     ["configmap_watch_failures_total", "counter", "EKS Configmap watch failures"],
     ["dynamicfile_failures_total", "counter", "Dynamic file failures"],
     ["ec2_describe_instances_calls_total", "counter", "Number of EC2 describe instances calls."],
-    ["dynamic_e2e_latency_seconds", "histogram", "End to end latency in seconds partitioned by type."],
+    [
+      "dynamic_e2e_latency_seconds",
+      "histogram",
+      "End to end latency in seconds partitioned by type.",
+    ],
     ["dynamic_file_enabled", "gauge", "Dynamic file in backend mode is enabled"],
     ["dynamic_file_only", "gauge", "Only dynamic file in backend mode is enabled"],
   ];

@@ -127,7 +127,10 @@ Deno.test("HTTPS round trip with the kubeconfig's CA, through the real verifier 
         const health = await httpsRequest(`https://127.0.0.1:${server.addr.port}/healthz`, ca);
         assert.equal(health.body, "ok");
         const text = (await httpsRequest(`https://127.0.0.1:${server.addr.port}/metrics`, ca)).body;
-        assert.match(text, /aws_iam_authenticator_sts_responses_total\{ResponseCode="200",StsRegion="custom"\} 3/);
+        assert.match(
+          text,
+          /aws_iam_authenticator_sts_responses_total\{ResponseCode="200",StsRegion="custom"\} 3/,
+        );
         assert.match(text, /aws_iam_authenticator_sts_throttling_total\{StsRegion="[^"]*"\} 1/);
         assert.match(text, /authenticate_latency_seconds_count\{result="success"\} 3/);
       } finally {
@@ -182,7 +185,9 @@ Deno.test("busy ports and an unwritable state dir are clear startup errors", asy
     try {
       await assert.rejects(
         listen(options(dir, { port })),
-        new RegExp(`cannot listen for the webhook on 127\\.0\\.0\\.1:${port}: the port is already in use \\(--port / server\\.port\\)`),
+        new RegExp(
+          `cannot listen for the webhook on 127\\.0\\.0\\.1:${port}: the port is already in use \\(--port / server\\.port\\)`,
+        ),
       );
       await assert.rejects(
         listen(options(dir, { healthPort: port })),

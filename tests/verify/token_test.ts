@@ -29,7 +29,6 @@ interface Row {
 
 const url = (u: string) => tokenOf(u);
 const HOSTED = (host: string) => url(mut("sts.us-west-2.amazonaws.com", host));
-const QUERY = (q: string) => url(BASE_URL.replace(/\?.*$/, "?" + q));
 /** The base query with one more parameter appended. */
 const PLUS = (extra: string) => url(BASE_URL + "&" + extra);
 

@@ -392,3 +392,35 @@ Deno.test("property: any mutation is a typed rejection or the same identity; no 
     await peer.close();
   }
 });
+
+Deno.test("tokens from this project's `token` command (also with -r) verify", async () => {
+  await withPeer(async (peer, v) => {
+    const mainTs = new URL("../../main.ts", import.meta.url).pathname;
+    const token = async (...extra: string[]) => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", mainTs, "token", "-i", "prod", "--token-only", ...extra],
+        clearEnv: true,
+        env: {
+          PATH: Deno.env.get("PATH") ?? "",
+          HOME: Deno.env.get("HOME") ?? "/tmp",
+          AWS_CONFIG_FILE: "/dev/null",
+          AWS_SHARED_CREDENTIALS_FILE: "/dev/null",
+          AWS_EC2_METADATA_DISABLED: "true",
+          AWS_ACCESS_KEY_ID: ALICE.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: ALICE.secretAccessKey,
+          AWS_REGION: "us-west-2",
+          AWS_ENDPOINT_URL_STS: peer.url,
+        },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+      return new TextDecoder().decode(out.stdout).trim();
+    };
+    assertAlice(await v.verify(await token()), peer);
+    const role = await v.verify(await token("-r", ADMIN.arn, "-s", "ci-run"));
+    assert.equal(role.arn, "arn:aws:sts::123456789012:assumed-role/Admin/ci-run");
+    assert.equal(role.canonicalArn, "arn:aws:iam::123456789012:role/Admin");
+    assert.equal(role.sessionName, "ci-run");
+  });
+});

@@ -1,0 +1,24 @@
+import process from "node:process";
+import { buildServerConfig } from "./src/config/mod.ts";
+import { createMapperChain } from "./src/map/mod.ts";
+import { createHandler, createServerMetrics, ReviewCache, configureLogging } from "./src/serve/mod.ts";
+const id = { arn: "arn:aws:iam::111122223333:user/bench1", canonicalArn: "arn:aws:iam::111122223333:user/bench1", accountId: "111122223333", userId: "AIDA", sessionName: "", accessKeyId: "AKIA", stsEndpoint: "x" };
+const users = Array.from({length: 500}, (_, i) => ({ userarn: `arn:aws:iam::111122223333:user/bench${i}`, username: `bench${i}`, groups: ["bench"] }));
+const config = buildServerConfig({ flags: { clusterID: "x", "server.mapUsers": users } });
+const chain = await createMapperChain(config, {});
+const metrics = createServerMetrics();
+const cache = new ReviewCache({ checkToken: (t: string) => ({ expiresAt: new Date(Date.now() + 600000) }), callSts: () => Promise.resolve(id) });
+const log = await configureLogging({ format: "text", verbosity: Deno.args[0] ?? "info", write: () => {} });
+const handler = createHandler({ verify: (t) => cache.verify(t), map: (i) => chain.map(i), logger: log, observeReview: (o, s) => metrics.observeReview(o, s), metrics });
+const token = "k8s-aws-v1." + "a".repeat(500);
+const body = JSON.stringify({ apiVersion: "authentication.k8s.io/v1", kind: "TokenReview", spec: { token } });
+async function run(n: number) { for (let i = 0; i < n; i++) { const r = await handler(new Request("https://x/authenticate", { method: "POST", body })); await r.text(); } }
+await run(2000);
+let c0 = process.cpuUsage(); await run(20000); const c1 = process.cpuUsage(c0);
+console.log("handler cpu per req µs", ((c1.user + c1.system) / 20000).toFixed(1));
+let t=0;
+t = performance.now(); for (let i = 0; i < 20000; i++) await chain.map(id); console.log("map µs", ((performance.now() - t) / 20).toFixed(1));
+t = performance.now(); for (let i = 0; i < 20000; i++) await cache.verify(token); console.log("cache µs", ((performance.now() - t) / 20).toFixed(1));
+t = performance.now(); for (let i = 0; i < 20000; i++) log.info("access granted", { a: 1, b: "x", c: ["a"] }); console.log("log µs", ((performance.now() - t) / 20).toFixed(1));
+t = performance.now(); for (let i = 0; i < 20000; i++) metrics.observeReview("success", 0.01); console.log("metric µs", ((performance.now() - t) / 20).toFixed(1));
+await chain.close();

@@ -1,0 +1,1 @@
+import "../../src/sign/token_cache.ts";

@@ -1,0 +1,2 @@
+const m = await import("../../src/cli/token.ts");
+Deno.exit(await m.main(Deno.args));

@@ -1,0 +1,1 @@
+if (Deno.args[0] === "never") await import("yaml");

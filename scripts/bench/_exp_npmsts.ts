@@ -1,0 +1,3 @@
+if (Deno.args[0] === "never") {
+ await import("@aws-sdk/client-sts");
+}

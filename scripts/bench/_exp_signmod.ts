@@ -1,0 +1,1 @@
+import "../../src/sign/mod.ts";

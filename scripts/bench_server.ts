@@ -1,0 +1,240 @@
+/**
+ * `deno task bench:server`: load benchmark of the webhook server (issue 5, port decision 18).
+ *
+ * Starts the SigV4-checking STS peer with 20 ms of added latency, starts `main.ts server` as a
+ * separate process, pre-mints distinct valid tokens, and drives the server with `wrk` (64
+ * connections over TLS, a Lua script that sends each token once) for two scenarios:
+ *
+ *  1. distinct tokens: every review is a cache miss and costs one STS round trip;
+ *  2. repeated tokens: 64 tokens reused, so reviews are answered from the identity cache.
+ *
+ * Reports throughput, p50/p99 latency (and p99 overhead beyond the 20 ms STS latency), the
+ * STS calls actually made, and the server's peak RSS (VmHWM). Needs `wrk`
+ * (`apt-get install wrk`). Options: `--duration 10` (seconds), `--connections 64`,
+ * `--threads 2`, `--sts-latency 20` (ms).
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { generateToken } from "../src/sign/mod.ts";
+import { startStsPeer } from "../tests/peers/sts_peer.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const STATE = `${ROOT}.state/bench`;
+const encoder = new TextEncoder();
+
+function print(text = ""): void {
+  Deno.stdout.writeSync(encoder.encode(text + "\n"));
+}
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    duration: { type: "string", default: "10" },
+    connections: { type: "string", default: "64" },
+    threads: { type: "string", default: "2" },
+    "sts-latency": { type: "string", default: "20" },
+  },
+});
+const DURATION = Number(values.duration);
+const CONNECTIONS = Number(values.connections);
+const THREADS = Number(values.threads);
+const STS_LATENCY = Number(values["sts-latency"]);
+const CLUSTER_ID = "bench-cluster";
+const PRINCIPALS = 500;
+
+const LUA = `
+local tokens = {}
+local counter = 0
+local step = 1
+local threads = {}
+function setup(thread)
+  thread:set("id", #threads)
+  table.insert(threads, thread)
+end
+function init(args)
+  for line in io.lines(args[1]) do tokens[#tokens + 1] = line end
+  step = tonumber(args[2])
+  counter = id
+end
+function request()
+  local t = tokens[(counter % #tokens) + 1]
+  counter = counter + step
+  local body = '{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","spec":{"token":"' .. t .. '"}}'
+  return wrk.format("POST", nil, { ["Content-Type"] = "application/json" }, body)
+end
+`;
+
+interface WrkResult {
+  requests: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  errors: string;
+  raw: string;
+}
+
+function parseMs(v: string, unit: string): number {
+  const n = Number(v);
+  return unit === "us" ? n / 1000 : unit === "s" ? n * 1000 : unit === "m" ? n * 60_000 : n;
+}
+
+async function runWrk(url: string, tokenFile: string): Promise<WrkResult> {
+  const args = [
+    `-t${THREADS}`,
+    `-c${CONNECTIONS}`,
+    `-d${DURATION}s`,
+    "--latency",
+    "-s",
+    `${STATE}/bench.lua`,
+    url,
+    "--",
+    tokenFile,
+    String(THREADS),
+  ];
+  print(`  $ wrk ${args.join(" ")}`);
+  const out = await new Deno.Command("wrk", { args, stdout: "piped", stderr: "piped" }).output();
+  const raw = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  if (!out.success) throw new Error(`wrk failed:\n${raw}`);
+  const pct = (p: string) => {
+    const m = raw.match(new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s|m)`, "m"));
+    return m ? parseMs(m[1]!, m[2]!) : NaN;
+  };
+  const requests = Number(raw.match(/(\d+) requests in/)?.[1] ?? NaN);
+  return {
+    requests,
+    rps: Number(raw.match(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? NaN),
+    p50: pct("50"),
+    p99: pct("99"),
+    non2xx: Number(raw.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0),
+    errors: raw.match(/Socket errors:.*/)?.[0] ?? "none",
+    raw,
+  };
+}
+
+async function peakRssMb(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  const kb = Number(status.match(/VmHWM:\s+(\d+) kB/)?.[1] ?? NaN);
+  return kb / 1024;
+}
+
+async function currentRssMb(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  return Number(status.match(/VmRSS:\s+(\d+) kB/)?.[1] ?? NaN) / 1024;
+}
+
+async function main(): Promise<number> {
+  const which = await new Deno.Command("sh", { args: ["-c", "command -v wrk"], stdout: "null" })
+    .output();
+  if (!which.success) {
+    print("wrk is not installed: apt-get install wrk (Debian/Ubuntu) or brew install wrk");
+    return 2;
+  }
+  await Deno.mkdir(STATE, { recursive: true });
+  await Deno.writeTextFile(`${STATE}/bench.lua`, LUA);
+
+  const principals = Array.from({ length: PRINCIPALS }, (_, i) => ({
+    accessKeyId: `AKIABENCH${String(i).padStart(11, "0")}`,
+    secretAccessKey: `bench-secret-${i}`,
+    arn: `arn:aws:iam::111122223333:user/bench${i}`,
+    userId: `AIDABENCH${i}`,
+    account: "111122223333",
+  }));
+  const peer = await startStsPeer({ principals, latencyMs: STS_LATENCY });
+
+  // Enough distinct tokens for the whole run at twice the target rate: principals × signing
+  // times (one second apart, all within the last few minutes, so all still valid).
+  const needed = Math.max(20_000, Math.ceil(DURATION * 3_500 * 1.2));
+  const seconds = Math.ceil(needed / PRINCIPALS);
+  const t0 = performance.now();
+  const now = Date.now();
+  const tokens: string[] = [];
+  for (let s = 0; s < seconds; s++) {
+    const at = new Date(now - s * 1000);
+    const batch = await Promise.all(principals.map((p) =>
+      generateToken({
+        clusterId: CLUSTER_ID,
+        credentials: p,
+        endpoint: peer.url,
+        signingRegion: "us-east-1",
+        now: at,
+      })
+    ));
+    for (const t of batch) tokens.push(t.token);
+  }
+  const distinctFile = `${STATE}/tokens-distinct.txt`;
+  await Deno.writeTextFile(distinctFile, tokens.join("\n") + "\n");
+  const repeatedFile = `${STATE}/tokens-repeated.txt`;
+  await Deno.writeTextFile(repeatedFile, tokens.slice(0, CONNECTIONS).join("\n") + "\n");
+  print(`minted ${tokens.length} distinct tokens in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+  const users = principals.map((p, i) =>
+    `  - userarn: ${p.arn}\n    username: bench${i}\n    groups: [bench]\n`
+  ).join("");
+  const configPath = `${STATE}/config.yaml`;
+  await Deno.writeTextFile(
+    configPath,
+    `clusterID: ${CLUSTER_ID}\nserver:\n  hostname: 127.0.0.1\n  port: 0\n  healthPort: 0\n` +
+      `  stateDir: ${STATE}/state\n  generateKubeconfig: ${STATE}/kubeconfig.yaml\n` +
+      `  mapUsers:\n${users}`,
+  );
+  const logFile = await Deno.open(`${STATE}/server.log`, {
+    write: true,
+    create: true,
+    truncate: true,
+  });
+  logFile.close();
+  const server = new Deno.Command("sh", {
+    args: [
+      "-c",
+      `exec "${Deno.execPath()}" run -A "${ROOT}main.ts" server --config "${configPath}" 2>"${STATE}/server.log"`,
+    ],
+    env: { AWS_ENDPOINT_URL_STS: peer.url, AWS_REGION: "us-east-1", NO_COLOR: "1" },
+    stdout: "null",
+  }).spawn();
+  try {
+    let url: string | undefined;
+    const deadline = Date.now() + 30_000;
+    while (url === undefined && Date.now() < deadline) {
+      const log = await Deno.readTextFile(`${STATE}/server.log`);
+      const m = log.match(/listening on (\S+?)"/);
+      if (m) url = `https://${m[1]}/authenticate`;
+      else await new Promise((r) => setTimeout(r, 100));
+    }
+    if (url === undefined) throw new Error("the server did not start; see .state/bench/server.log");
+    print(`server pid ${server.pid} on ${url}; STS peer latency ${STS_LATENCY} ms`);
+    print(`idle RSS ${(await currentRssMb(server.pid)).toFixed(1)} MB`);
+    print(`machine: ${navigator.hardwareConcurrency} CPUs (server, STS peer and wrk share them)`);
+    print();
+
+    print(`1. distinct valid tokens (every review calls STS), ${CONNECTIONS} connections:`);
+    const stsBefore = peer.requestCount;
+    const miss = await runWrk(url, distinctFile);
+    const stsCalls = peer.requestCount - stsBefore;
+    print(`  throughput      ${miss.rps.toFixed(0)} reviews/s (${miss.requests} reviews)`);
+    print(`  latency         p50 ${miss.p50.toFixed(2)} ms, p99 ${miss.p99.toFixed(2)} ms`);
+    print(`  p99 overhead    ${(miss.p99 - STS_LATENCY).toFixed(2)} ms beyond the ${STS_LATENCY} ms STS latency`);
+    print(`  STS calls       ${stsCalls} (non-2xx responses: ${miss.non2xx}; socket errors: ${miss.errors})`);
+    print(`  peak RSS        ${(await peakRssMb(server.pid)).toFixed(1)} MB`);
+    print();
+
+    print(`2. repeated tokens (${CONNECTIONS} tokens, answered from the identity cache):`);
+    const stsBefore2 = peer.requestCount;
+    const hit = await runWrk(url, repeatedFile);
+    print(`  throughput      ${hit.rps.toFixed(0)} reviews/s (${hit.requests} reviews)`);
+    print(`  latency         p50 ${hit.p50.toFixed(2)} ms, p99 ${hit.p99.toFixed(2)} ms`);
+    print(`  STS calls       ${peer.requestCount - stsBefore2} (non-2xx responses: ${hit.non2xx}; socket errors: ${hit.errors})`);
+    print(`  peak RSS        ${(await peakRssMb(server.pid)).toFixed(1)} MB (whole run)`);
+    await Deno.writeTextFile(`${STATE}/wrk-distinct.txt`, miss.raw);
+    await Deno.writeTextFile(`${STATE}/wrk-repeated.txt`, hit.raw);
+    return 0;
+  } finally {
+    server.kill("SIGTERM");
+    await server.status;
+    await peer.close();
+  }
+}
+
+if (import.meta.main) Deno.exit(await main());

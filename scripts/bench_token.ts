@@ -1,0 +1,153 @@
+/**
+ * Whole-process timing of `main.ts token` with static credentials, next to the two reference
+ * points the issue names: `deno run` of an empty script (the floor) and `aws eks get-token`
+ * with the same credentials; plus a token-cache hit. Every command runs `--runs` times
+ * (default 21), interleaved, and the median wall time is reported.
+ *
+ * Usage: deno run -A scripts/bench_token.ts [--runs N] [--flags="<deno run flags>"]...
+ * Each `--flags` value is one variant of `deno run` flags measured for both the floor and
+ * `token`. Without `--flags`, a built-in set of variants is measured.
+ *
+ * Needs `aws` (CLI v1 or v2) on PATH for the reference column; prints "n/a" without it.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+
+const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const MAIN = `${ROOT}/main.ts`;
+const EMPTY = `${ROOT}/scripts/bench/empty.ts`;
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    runs: { type: "string", default: "21" },
+    flags: { type: "string", multiple: true },
+  },
+});
+const runs = Number(values.runs);
+const variants = values.flags?.length ? values.flags : [
+  "-A",
+  "-A --cached-only",
+  "-A --cached-only --no-prompt --no-remote",
+  "-A --frozen --cached-only",
+];
+
+const home = await Deno.makeTempDir({ prefix: "bench_token_" });
+const env: Record<string, string> = {
+  PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+  HOME: home,
+  DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`,
+  AWS_ACCESS_KEY_ID: "AKIAIOSFODNN7EXAMPLE",
+  AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+  AWS_REGION: "us-west-2",
+  AWS_DEFAULT_REGION: "us-west-2",
+  AWS_CONFIG_FILE: `${home}/none`,
+  AWS_SHARED_CREDENTIALS_FILE: `${home}/none`,
+  AWS_EC2_METADATA_DISABLED: "true",
+  NO_COLOR: "1",
+};
+
+async function once(cmd: string[]): Promise<number> {
+  const t0 = performance.now();
+  const out = await new Deno.Command(cmd[0]!, {
+    args: cmd.slice(1),
+    cwd: ROOT,
+    clearEnv: true,
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const ms = performance.now() - t0;
+  if (out.code !== 0) {
+    throw new Error(`${cmd.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  return ms;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+async function hasAws(): Promise<boolean> {
+  try {
+    return (await new Deno.Command("aws", { args: ["--version"], stdout: "null", stderr: "null" })
+      .output()).code === 0;
+  } catch {
+    return false;
+  }
+}
+
+const deno = Deno.execPath();
+const commands: Record<string, string[]> = {};
+for (const v of variants) {
+  const f = v.split(/\s+/).filter(Boolean);
+  commands[`floor    | deno run ${v} scripts/bench/empty.ts`] = [deno, "run", ...f, EMPTY];
+  commands[`token    | deno run ${v} main.ts token -i bench`] = [
+    deno,
+    "run",
+    ...f,
+    MAIN,
+    "token",
+    "-i",
+    "bench",
+  ];
+  commands[`tok-hit  | deno run ${v} main.ts token -i bench --token-cache`] = [
+    deno,
+    "run",
+    ...f,
+    MAIN,
+    "token",
+    "-i",
+    "bench",
+    "--token-cache",
+  ];
+}
+const aws = await hasAws();
+if (aws) {
+  commands["aws-cli  | aws eks get-token --cluster-name bench --region us-west-2"] = [
+    "aws",
+    "eks",
+    "get-token",
+    "--cluster-name",
+    "bench",
+    "--region",
+    "us-west-2",
+  ];
+}
+
+try {
+  // Warm-up: fills Deno's module and V8 code caches and the token cache.
+  for (const cmd of Object.values(commands)) await once(cmd);
+  const times: Record<string, number[]> = Object.fromEntries(
+    Object.keys(commands).map((k) => [k, []]),
+  );
+  for (let i = 0; i < runs; i++) {
+    for (const [name, cmd] of Object.entries(commands)) times[name]!.push(await once(cmd));
+  }
+  const med = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
+  const awsMs = aws ? med[Object.keys(commands).find((k) => k.startsWith("aws-cli"))!] : undefined;
+  console.log(`deno ${Deno.version.deno}, ${runs} runs each, median wall ms (whole process)\n`);
+  for (const v of variants) {
+    const floor = med[`floor    | deno run ${v} scripts/bench/empty.ts`]!;
+    const tok = med[`token    | deno run ${v} main.ts token -i bench`]!;
+    const hit = med[`tok-hit  | deno run ${v} main.ts token -i bench --token-cache`]!;
+    console.log(`flags: ${v}`);
+    console.log(`  floor (empty script)   ${floor.toFixed(1)} ms`);
+    console.log(
+      `  token (static creds)   ${tok.toFixed(1)} ms  = ${(tok / floor).toFixed(2)}x floor` +
+        (awsMs ? `, ${(awsMs / tok).toFixed(1)}x faster than aws eks get-token` : ""),
+    );
+    console.log(
+      `  token, token-cache hit ${hit.toFixed(1)} ms  = ${(hit / floor).toFixed(2)}x floor`,
+    );
+  }
+  console.log(
+    `\naws eks get-token        ${awsMs ? awsMs.toFixed(1) + " ms" : "n/a (aws not on PATH)"}`,
+  );
+} finally {
+  await Deno.remove(home, { recursive: true });
+}
