@@ -120,6 +120,29 @@ async function peakRssMb(pid: number): Promise<number> {
   return kb / 1024;
 }
 
+/** User + system CPU time of a process, in microseconds (from /proc, clock ticks of 10 ms). */
+async function cpuMicros(pid: number): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+/** Heap figures from the server's own /metrics (prom-client's process collectors). */
+async function heapFigures(metricsUrl: string, caFile: string): Promise<string> {
+  const out = await new Deno.Command("curl", {
+    args: ["-sS", "--cacert", caFile, metricsUrl],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  const get = (name: string) =>
+    Number(text.match(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, "m"))?.[1] ?? NaN) /
+    1048576;
+  return `heap used ${get("nodejs_heap_size_used_bytes").toFixed(1)} MB of ` +
+    `${get("nodejs_heap_size_total_bytes").toFixed(1)} MB, external ` +
+    `${get("nodejs_external_memory_bytes").toFixed(1)} MB`;
+}
+
 async function currentRssMb(pid: number): Promise<number> {
   const status = await Deno.readTextFile(`/proc/${pid}/status`);
   return Number(status.match(/VmRSS:\s+(\d+) kB/)?.[1] ?? NaN) / 1024;
@@ -168,7 +191,9 @@ async function main(): Promise<number> {
   await Deno.writeTextFile(distinctFile, tokens.join("\n") + "\n");
   const repeatedFile = `${STATE}/tokens-repeated.txt`;
   await Deno.writeTextFile(repeatedFile, tokens.slice(0, CONNECTIONS).join("\n") + "\n");
-  print(`minted ${tokens.length} distinct tokens in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  print(
+    `minted ${tokens.length} distinct tokens in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
 
   const users = principals.map((p, i) =>
     `  - userarn: ${p.arn}\n    username: bench${i}\n    groups: [bench]\n`
@@ -189,9 +214,22 @@ async function main(): Promise<number> {
   const server = new Deno.Command("sh", {
     args: [
       "-c",
-      `exec "${Deno.execPath()}" run -A "${ROOT}main.ts" server --config "${configPath}" 2>"${STATE}/server.log"`,
+      `exec "${Deno.execPath()}" run -A ${
+        Deno.env.get("BENCH_DENO_FLAGS") ?? ""
+      } "${ROOT}main.ts" server --config "${configPath}" 2>"${STATE}/server.log"`,
     ],
-    env: { AWS_ENDPOINT_URL_STS: peer.url, AWS_REGION: "us-east-1", NO_COLOR: "1" },
+    env: {
+      AWS_ENDPOINT_URL_STS: peer.url,
+      AWS_REGION: "us-east-1",
+      NO_COLOR: "1",
+      ...(Deno.env.get("BENCH_SERVER_ENV")
+        ? Object.fromEntries(
+          Deno.env.get("BENCH_SERVER_ENV")!.split(";").map((
+            kv,
+          ) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+        )
+        : {}),
+    },
     stdout: "null",
   }).spawn();
   try {
@@ -210,28 +248,75 @@ async function main(): Promise<number> {
     print();
 
     print(`1. distinct valid tokens (every review calls STS), ${CONNECTIONS} connections:`);
+    const caFile = `${STATE}/state/cert.pem`;
+    const metricsUrl = url.replace(/\/authenticate$/, "/metrics");
     const stsBefore = peer.requestCount;
+    const cpu0 = await cpuMicros(server.pid);
+    const peerCpu0 = await cpuMicros(Deno.pid);
     const miss = await runWrk(url, distinctFile);
+    const missCpu = (await cpuMicros(server.pid) - cpu0) / miss.requests;
+    const peerCpu = (await cpuMicros(Deno.pid) - peerCpu0) /
+      Math.max(1, peer.requestCount - stsBefore);
     const stsCalls = peer.requestCount - stsBefore;
     print(`  throughput      ${miss.rps.toFixed(0)} reviews/s (${miss.requests} reviews)`);
     print(`  latency         p50 ${miss.p50.toFixed(2)} ms, p99 ${miss.p99.toFixed(2)} ms`);
-    print(`  p99 overhead    ${(miss.p99 - STS_LATENCY).toFixed(2)} ms beyond the ${STS_LATENCY} ms STS latency`);
-    print(`  STS calls       ${stsCalls} (non-2xx responses: ${miss.non2xx}; socket errors: ${miss.errors})`);
-    print(`  peak RSS        ${(await peakRssMb(server.pid)).toFixed(1)} MB`);
+    print(
+      `  p99 overhead    ${
+        (miss.p99 - STS_LATENCY).toFixed(2)
+      } ms beyond the ${STS_LATENCY} ms STS latency`,
+    );
+    print(
+      `  STS calls       ${stsCalls} (non-2xx responses: ${miss.non2xx}; socket errors: ${miss.errors})`,
+    );
+    print(
+      `  server CPU      ${missCpu.toFixed(0)} µs per review (≈ ${
+        (1e6 / missCpu).toFixed(0)
+      } reviews/s per core)`,
+    );
+    print(
+      `  STS peer CPU    ${
+        peerCpu.toFixed(0)
+      } µs per call (SigV4 check; same machine, one JS thread)`,
+    );
+    print(
+      `  peak RSS        ${(await peakRssMb(server.pid)).toFixed(1)} MB; ${await heapFigures(
+        metricsUrl,
+        caFile,
+      )}`,
+    );
     print();
 
     print(`2. repeated tokens (${CONNECTIONS} tokens, answered from the identity cache):`);
     const stsBefore2 = peer.requestCount;
+    const cpu1 = await cpuMicros(server.pid);
     const hit = await runWrk(url, repeatedFile);
+    const hitCpu = (await cpuMicros(server.pid) - cpu1) / hit.requests;
     print(`  throughput      ${hit.rps.toFixed(0)} reviews/s (${hit.requests} reviews)`);
     print(`  latency         p50 ${hit.p50.toFixed(2)} ms, p99 ${hit.p99.toFixed(2)} ms`);
-    print(`  STS calls       ${peer.requestCount - stsBefore2} (non-2xx responses: ${hit.non2xx}; socket errors: ${hit.errors})`);
-    print(`  peak RSS        ${(await peakRssMb(server.pid)).toFixed(1)} MB (whole run)`);
+    print(
+      `  STS calls       ${
+        peer.requestCount - stsBefore2
+      } (non-2xx responses: ${hit.non2xx}; socket errors: ${hit.errors})`,
+    );
+    print(
+      `  server CPU      ${hitCpu.toFixed(0)} µs per review (≈ ${
+        (1e6 / hitCpu).toFixed(0)
+      } reviews/s per core)`,
+    );
+    print(
+      `  peak RSS        ${
+        (await peakRssMb(server.pid)).toFixed(1)
+      } MB (whole run); ${await heapFigures(metricsUrl, caFile)}`,
+    );
     await Deno.writeTextFile(`${STATE}/wrk-distinct.txt`, miss.raw);
     await Deno.writeTextFile(`${STATE}/wrk-repeated.txt`, hit.raw);
     return 0;
   } finally {
-    server.kill("SIGTERM");
+    try {
+      server.kill("SIGTERM");
+    } catch {
+      // already exited (its log says why)
+    }
     await server.status;
     await peer.close();
   }

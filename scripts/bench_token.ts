@@ -29,9 +29,9 @@ const { values } = parseArgs({
 const runs = Number(values.runs);
 const variants = values.flags?.length ? values.flags : [
   "-A",
+  "--allow-env --allow-read --allow-write --allow-net --allow-run --allow-sys",
   "-A --cached-only",
-  "-A --cached-only --no-prompt --no-remote",
-  "-A --frozen --cached-only",
+  "-A --no-lock",
 ];
 
 const home = await Deno.makeTempDir({ prefix: "bench_token_" });
@@ -47,7 +47,12 @@ const env: Record<string, string> = {
   AWS_SHARED_CREDENTIALS_FILE: `${home}/none`,
   AWS_EC2_METADATA_DISABLED: "true",
   NO_COLOR: "1",
+  DENO_NO_UPDATE_CHECK: "1",
 };
+
+function out(line: string): void {
+  Deno.stdout.writeSync(new TextEncoder().encode(line + "\n"));
+}
 
 async function once(cmd: string[]): Promise<number> {
   const t0 = performance.now();
@@ -129,25 +134,26 @@ try {
     for (const [name, cmd] of Object.entries(commands)) times[name]!.push(await once(cmd));
   }
   const med = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
-  const awsMs = aws ? med[Object.keys(commands).find((k) => k.startsWith("aws-cli"))!] : undefined;
-  console.log(`deno ${Deno.version.deno}, ${runs} runs each, median wall ms (whole process)\n`);
+  const min = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, Math.min(...v)]));
+  out(`deno ${Deno.version.deno}, ${runs} runs each, wall ms of the whole process`);
+  out("median (min in brackets: the least-disturbed run on a shared machine)\n");
+  const fmt = (k: string) => `${med[k]!.toFixed(1)} ms [${min[k]!.toFixed(1)}]`;
+  const ratio = (a: string, b: string) =>
+    `${(med[a]! / med[b]!).toFixed(2)}x [${(min[a]! / min[b]!).toFixed(2)}x]`;
+  const awsKey = Object.keys(commands).find((k) => k.startsWith("aws-cli"));
   for (const v of variants) {
-    const floor = med[`floor    | deno run ${v} scripts/bench/empty.ts`]!;
-    const tok = med[`token    | deno run ${v} main.ts token -i bench`]!;
-    const hit = med[`tok-hit  | deno run ${v} main.ts token -i bench --token-cache`]!;
-    console.log(`flags: ${v}`);
-    console.log(`  floor (empty script)   ${floor.toFixed(1)} ms`);
-    console.log(
-      `  token (static creds)   ${tok.toFixed(1)} ms  = ${(tok / floor).toFixed(2)}x floor` +
-        (awsMs ? `, ${(awsMs / tok).toFixed(1)}x faster than aws eks get-token` : ""),
+    const floor = `floor    | deno run ${v} scripts/bench/empty.ts`;
+    const tok = `token    | deno run ${v} main.ts token -i bench`;
+    const hit = `tok-hit  | deno run ${v} main.ts token -i bench --token-cache`;
+    out(`flags: ${v}`);
+    out(`  floor (empty script)    ${fmt(floor)}`);
+    out(
+      `  token (static creds)    ${fmt(tok)}  = ${ratio(tok, floor)} floor` +
+        (awsKey ? `; aws eks get-token is ${ratio(awsKey, tok)} slower` : ""),
     );
-    console.log(
-      `  token, token-cache hit ${hit.toFixed(1)} ms  = ${(hit / floor).toFixed(2)}x floor`,
-    );
+    out(`  token-cache hit         ${fmt(hit)}  = ${ratio(hit, floor)} floor`);
   }
-  console.log(
-    `\naws eks get-token        ${awsMs ? awsMs.toFixed(1) + " ms" : "n/a (aws not on PATH)"}`,
-  );
+  out(`\naws eks get-token         ${awsKey ? fmt(awsKey) : "n/a (aws not on PATH)"}`);
 } finally {
   await Deno.remove(home, { recursive: true });
 }

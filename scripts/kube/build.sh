@@ -14,13 +14,14 @@
 #
 # Environment knobs:
 #   KUBE_VERSION   Kubernetes tag to build (default below; kubectl on the machine is 1.32).
-#   ETCD_VERSION   etcd tag to build.
+#   ETCD_VERSION   etcd tag to build (default: the newest 3.5 whose go.mod asks for no newer Go
+#                  than Kubernetes 1.32 does, so Go >= 1.23 builds both).
 #   BUILD_JOBS     parallel package builds (default 2: CI machines and dev boxes are shared).
 #   GO             go binary (default: go on PATH, else /usr/local/go/bin/go).
 set -euo pipefail
 
 KUBE_VERSION="${KUBE_VERSION:-v1.32.13}"
-ETCD_VERSION="${ETCD_VERSION:-v3.5.35}"
+ETCD_VERSION="${ETCD_VERSION:-v3.5.21}"
 BUILD_JOBS="${BUILD_JOBS:-2}"
 CACHE_DIR="${AIA_E2E_CACHE:-$HOME/.cache/aws-iam-authenticator-e2e}"
 BIN_DIR="$CACHE_DIR/bin"
@@ -31,6 +32,13 @@ if [[ -z "${GO:-}" ]]; then
 fi
 if [[ ! -x "$GO" ]]; then
   echo "build.sh: no Go toolchain found (looked on PATH and at /usr/local/go/bin/go); install Go >= 1.23 or set GO=/path/to/go" >&2
+  exit 1
+fi
+
+# Both modules declare "go 1.23"; an older toolchain would try to download a newer one.
+go_minor="$("$GO" env GOVERSION | sed -n 's/^go1\.\([0-9]*\).*/\1/p')"
+if [[ -z "$go_minor" || "$go_minor" -lt 23 ]]; then
+  echo "build.sh: $("$GO" version) is too old; kube-apiserver $KUBE_VERSION needs Go >= 1.23" >&2
   exit 1
 fi
 
@@ -141,6 +149,6 @@ build_etcd() {
 build_etcd
 build_kube_apiserver
 
-"$BIN_DIR/etcd" --version | head -n 1 | sed 's/^/[kube-build] /'
+"$BIN_DIR/etcd" --version | sed -n 1p | sed 's/^/[kube-build] /'
 "$BIN_DIR/kube-apiserver" --version | sed 's/^/[kube-build] /'
 log "done in $(($(date +%s) - start_all))s; binaries in $BIN_DIR"

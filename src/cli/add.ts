@@ -17,8 +17,8 @@ import {
 } from "./cli_flags.ts";
 import {
   type RoleMapping,
-  type SsoMapping,
   ssoArnLike,
+  type SsoMapping,
   type UserMapping,
   validateRoleMapping,
   validateUserMapping,
@@ -69,8 +69,7 @@ export const ADD_ROLE_COMMAND: CommandDef = {
     {
       name: "sso",
       type: "stringToString",
-      usage:
-        "SSO permission set: permissionSetName=NAME,accountID=123456789012[,partition=aws]",
+      usage: "SSO permission set: permissionSetName=NAME,accountID=123456789012[,partition=aws]",
     },
     { name: "username", type: "string", usage: "user name" },
     { name: "groups", type: "stringSlice", usage: "groups" },
@@ -84,7 +83,9 @@ export const ADD_ROLE_COMMAND: CommandDef = {
 /** Values YAML 1.1 (what yaml.v2 resolves with) would read as something other than a string. */
 function resolvesToNonString(s: string): boolean {
   if (s === "" || s === "~" || /^(null|Null|NULL)$/.test(s)) return true;
-  if (/^(y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$/.test(s)) {
+  if (
+    /^(y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$/.test(s)
+  ) {
     return true;
   }
   if (/^[-+]?(0b[01_]+|0[0-7_]+|0x[0-9a-fA-F_]+|(0|[1-9][0-9_]*))$/.test(s)) return true;
@@ -162,7 +163,9 @@ export function encodeAwsAuth(
   const data: Record<string, string> = {};
   if (roles.length > 0) data.mapRoles = roles.map(encodeRole).join("");
   if (users.length > 0) data.mapUsers = users.map(encodeUser).join("");
-  if (accounts.length > 0) data.mapAccounts = accounts.map((a) => `- ${yamlV2String(a)}\n`).join("");
+  if (accounts.length > 0) {
+    data.mapAccounts = accounts.map((a) => `- ${yamlV2String(a)}\n`).join("");
+  }
   return data;
 }
 
@@ -180,7 +183,9 @@ async function readStdinLine(): Promise<string | null> {
   const bytes: number[] = [];
   while (true) {
     const n = await Deno.stdin.read(buf);
-    if (n === null) return bytes.length > 0 ? new TextDecoder().decode(new Uint8Array(bytes)) : null;
+    if (n === null) {
+      return bytes.length > 0 ? new TextDecoder().decode(new Uint8Array(bytes)) : null;
+    }
     if (buf[0] === 0x0a) return new TextDecoder().decode(new Uint8Array(bytes));
     bytes.push(buf[0]!);
   }
@@ -225,7 +230,9 @@ function roleEntry(ctx: CommandContext): NewEntry {
   const username = ctx.flags.values.get("username") as string;
   const groups = ctx.flags.values.get("groups") as string[];
   const hasSso = Object.keys(ssoFlag).length > 0;
-  if (roleArn !== "" && hasSso) throw new AddError("only one of --rolearn or --sso can be supplied");
+  if (roleArn !== "" && hasSso) {
+    throw new AddError("only one of --rolearn or --sso can be supplied");
+  }
   if ((roleArn === "" && !hasSso) || username === "" || groups.length === 0) {
     throw new AddError(
       `invalid empty value in rolearn ${JSON.stringify(roleArn)}, username ${
@@ -243,7 +250,9 @@ function roleEntry(ctx: CommandContext): NewEntry {
     );
     if (unknown.length > 0) {
       throw new AddError(
-        `error validating --sso: unknown key '${unknown[0]}'; valid keys are permissionSetName, accountID, partition`,
+        `error validating --sso: unknown key '${
+          unknown[0]
+        }'; valid keys are permissionSetName, accountID, partition`,
       );
     }
     // An omitted partition stays omitted: Go servers only match SSO entries without one.
@@ -282,7 +291,9 @@ async function kubeClient(ctx: CommandContext) {
     if (path !== "") kc.loadFromFile(path);
     else kc.loadFromDefault();
   } catch (err) {
-    throw new AddError(`could not load kubeconfig ${path || "(default)"}: ${(err as Error).message}`);
+    throw new AddError(
+      `could not load kubeconfig ${path || "(default)"}: ${(err as Error).message}`,
+    );
   }
   const context = ctx.flags.values.get("kubeconfig-context") as string;
   if (context !== "") {

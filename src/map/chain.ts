@@ -205,6 +205,7 @@ class Chain implements MapperChain {
       describeInstances: this.deps.describeInstances ?? createDescribeInstances({
         roleArn: this.config.ec2DescribeInstancesRoleArn,
         sourceArn: this.config.sourceArn,
+        region: this.deps.ec2Region,
       }),
       qps: this.config.ec2DescribeInstancesQps,
       burst: this.config.ec2DescribeInstancesBurst,

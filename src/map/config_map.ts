@@ -14,7 +14,7 @@
  * @module
  */
 
-import type { V1ConfigMap, V1ConfigMapList } from "@kubernetes/client-node";
+import type { V1ConfigMap } from "@kubernetes/client-node";
 import { isScalar, isSeq, LineCounter, parseDocument, type Scalar } from "yaml";
 import {
   decodeList,
@@ -24,7 +24,7 @@ import {
   MappingDecodeError,
   type ServerConfig,
 } from "../config/mod.ts";
-import { Informer, loadKubeConfig } from "./kube.ts";
+import { Informer, type KubeClient, kubeClientFor } from "./kube.ts";
 import type { Identity, Mapper, MappingMatch, ResolvedDeps } from "./mapper.ts";
 import { type ParsedSections, ProblemReporter, SectionedSource } from "./source.ts";
 import type { Problem } from "./store.ts";
@@ -131,6 +131,7 @@ export class ConfigMapMapper implements Mapper {
   readonly usernamePrefixReserveList: readonly string[];
   private readonly source: SectionedSource;
   private informer: Informer<V1ConfigMap> | undefined;
+  private client: KubeClient | undefined;
 
   /** @param config the server config; @param deps logger, metrics, Kubernetes client */
   constructor(
@@ -155,19 +156,12 @@ export class ConfigMapMapper implements Mapper {
 
   /** List and watch `kube-system/aws-auth`. */
   async start(signal: AbortSignal): Promise<void> {
-    const kc = await (this.deps.kubeConfig?.() ?? loadKubeConfig(this.config));
-    const k8s = await import("@kubernetes/client-node");
-    const core = kc.makeApiClient(k8s.CoreV1Api);
-    const fieldSelector = `metadata.name=${NAME}`;
+    this.client = await kubeClientFor(this.config, this.deps.kubeConfig);
     const isAwsAuth = (cm: V1ConfigMap) => cm.metadata?.name === NAME;
     this.informer = new Informer<V1ConfigMap>({
-      kubeConfig: kc,
+      client: this.client,
       path: `/api/v1/namespaces/${NAMESPACE}/configmaps`,
-      list: () =>
-        core.listNamespacedConfigMap({ namespace: NAMESPACE, fieldSelector }) as Promise<
-          V1ConfigMapList
-        >,
-      fieldSelector,
+      fieldSelector: `metadata.name=${NAME}`,
       retryDelayMs: this.deps.watchRetryDelayMs,
       logger: this.deps.logger,
       what: "aws-auth ConfigMap",
@@ -202,5 +196,6 @@ export class ConfigMapMapper implements Mapper {
   /** Stop watching. */
   async close(): Promise<void> {
     await this.informer?.stop();
+    await this.client?.close();
   }
 }

@@ -13,9 +13,9 @@
 
 import { canonicalizeArn } from "../aws/mod.ts";
 import type { RoleMapping, ServerConfig } from "../config/mod.ts";
-import type { KubernetesListObject, KubernetesObject } from "@kubernetes/client-node";
-import { Informer, loadKubeConfig } from "./kube.ts";
-import type { Identity, KubeConfigLike, Mapper, MappingMatch, ResolvedDeps } from "./mapper.ts";
+import type { KubernetesObject } from "@kubernetes/client-node";
+import { Informer, type KubeClient, kubeClientFor } from "./kube.ts";
+import type { Identity, Mapper, MappingMatch, ResolvedDeps } from "./mapper.ts";
 import { ProblemReporter } from "./source.ts";
 import { arnKey, type Located, MappingStore, type Problem } from "./store.ts";
 
@@ -69,6 +69,7 @@ export class CrdMapper implements Mapper {
   private dirty = false;
   private rebuildQueued = false;
   private informer: Informer<IAMIdentityMapping> | undefined;
+  private client: KubeClient | undefined;
   private statusQueue: string[] = [];
   private statusWorker: Promise<void> | undefined;
   private closed = false;
@@ -172,59 +173,45 @@ export class CrdMapper implements Mapper {
   }
 
   private statusWriter(
-    kc: KubeConfigLike,
-    k8s: typeof import("@kubernetes/client-node"),
+    client: KubeClient,
   ): (obj: IAMIdentityMapping, canonical: string) => Promise<void> {
-    const custom = kc.makeApiClient(k8s.CustomObjectsApi);
-    const core = kc.makeApiClient(k8s.CoreV1Api);
     return async (obj: IAMIdentityMapping, canonical: string) => {
       const name = obj.metadata!.name!;
-      const updated = await custom.replaceClusterCustomObjectStatus({
-        group: CRD_GROUP,
-        version: CRD_VERSION,
-        plural: CRD_PLURAL,
-        name,
-        body: { ...obj, status: { ...obj.status, canonicalARN: canonical } },
-      }) as IAMIdentityMapping;
+      const updated = await client.request<IAMIdentityMapping>(
+        "PUT",
+        `/apis/${CRD_GROUP}/${CRD_VERSION}/${CRD_PLURAL}/${encodeURIComponent(name)}/status`,
+        { ...obj, status: { ...obj.status, canonicalARN: canonical } },
+      );
       const now = new Date(this.deps.now()).toISOString().replace(/\.\d+Z$/, "Z");
-      await core.createNamespacedEvent({
-        namespace: "default",
-        body: {
-          metadata: { name: `${name}.${this.deps.now().toString(16)}`, namespace: "default" },
-          involvedObject: {
-            apiVersion: `${CRD_GROUP}/${CRD_VERSION}`,
-            kind: "IAMIdentityMapping",
-            name,
-            uid: obj.metadata?.uid,
-            resourceVersion: updated.metadata?.resourceVersion,
-          },
-          reason: "Synced",
-          message: "Identity synced successfully",
-          type: "Normal",
-          source: { component: "aws-iam-authenticator" },
-          firstTimestamp: now as unknown as Date,
-          lastTimestamp: now as unknown as Date,
-          count: 1,
+      await client.request("POST", "/api/v1/namespaces/default/events", {
+        apiVersion: "v1",
+        kind: "Event",
+        metadata: { name: `${name}.${this.deps.now().toString(16)}`, namespace: "default" },
+        involvedObject: {
+          apiVersion: `${CRD_GROUP}/${CRD_VERSION}`,
+          kind: "IAMIdentityMapping",
+          name,
+          uid: obj.metadata?.uid,
+          resourceVersion: updated.metadata?.resourceVersion,
         },
+        reason: "Synced",
+        message: "Identity synced successfully",
+        type: "Normal",
+        source: { component: "aws-iam-authenticator" },
+        firstTimestamp: now,
+        lastTimestamp: now,
+        count: 1,
       });
     };
   }
 
   /** List and watch the mapping objects, and start the status writer. */
   async start(signal: AbortSignal): Promise<void> {
-    const kc = await (this.deps.kubeConfig?.() ?? loadKubeConfig(this.config));
-    const k8s = await import("@kubernetes/client-node");
-    const custom = kc.makeApiClient(k8s.CustomObjectsApi);
-    this.writeStatus = this.statusWriter(kc, k8s);
+    this.client = await kubeClientFor(this.config, this.deps.kubeConfig);
+    this.writeStatus = this.statusWriter(this.client);
     this.informer = new Informer<IAMIdentityMapping>({
-      kubeConfig: kc,
+      client: this.client,
       path: `/apis/${CRD_GROUP}/${CRD_VERSION}/${CRD_PLURAL}`,
-      list: () =>
-        custom.listClusterCustomObject({
-          group: CRD_GROUP,
-          version: CRD_VERSION,
-          plural: CRD_PLURAL,
-        }) as Promise<KubernetesListObject<IAMIdentityMapping>>,
       retryDelayMs: this.deps.watchRetryDelayMs,
       logger: this.deps.logger,
       what: "IAMIdentityMapping",
@@ -258,5 +245,6 @@ export class CrdMapper implements Mapper {
     this.statusQueue = [];
     await this.informer?.stop();
     await this.statusWorker;
+    await this.client?.close();
   }
 }

@@ -189,7 +189,13 @@ export function parseDynamicFile(text: string, path: string): ParsedDynamicFile 
     try {
       return decodeList(fields.get(name.toLowerCase()), decode, opts(name), (i, err) => {
         problems.push({ location: where(name, i), message: err.message });
-      }).map(({ index, value }) => ({ location: where(name, index), value }));
+      }).map(({ index, value }) => ({
+        // A getter: finding the line costs a second parse, paid only when it is reported.
+        get location() {
+          return where(name, index);
+        },
+        value,
+      }));
     } catch (e) {
       if (!(e instanceof MappingDecodeError)) throw e;
       problems.push({

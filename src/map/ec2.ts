@@ -188,6 +188,8 @@ export interface Ec2ClientSettings {
   region?: string;
   /** Endpoint override (tests, VPC endpoints). */
   endpoint?: string;
+  /** STS endpoint override for the AssumeRole call. */
+  stsEndpoint?: string;
   /** Static base credentials; default is the SDK's credential chain. */
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 }
@@ -240,7 +242,10 @@ export function createDescribeInstances(settings: Ec2ClientSettings): DescribeIn
           RoleSessionName: "aws-iam-authenticator",
           DurationSeconds: 3600,
         },
-        clientConfig: settings.region ? { region: settings.region } : {},
+        clientConfig: {
+          ...(settings.region ? { region: settings.region } : {}),
+          ...(settings.stsEndpoint ? { endpoint: settings.stsEndpoint } : {}),
+        },
         // deno-lint-ignore no-explicit-any
         clientPlugins: headers as any,
       });

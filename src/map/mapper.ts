@@ -153,6 +153,11 @@ export interface MapperDeps {
   watchRetryDelayMs?: number;
   /** How long an EC2 private DNS name is cached (default 15 min). */
   ec2CacheTtlMs?: number;
+  /**
+   * Region for the default EC2 client (the server passes the region it resolved from
+   * `AWS_REGION` / `AWS_DEFAULT_REGION` / instance metadata); unset lets the SDK decide.
+   */
+  ec2Region?: string;
 }
 
 /** `deps` with every optional part filled in. */
@@ -171,6 +176,8 @@ export interface ResolvedDeps {
   watchRetryDelayMs: number;
   /** EC2 name cache lifetime. */
   ec2CacheTtlMs: number;
+  /** Fallback region for the default EC2 client. */
+  ec2Region?: string;
 }
 
 /** Fill in the defaults of `deps`. */
@@ -183,5 +190,6 @@ export function resolveDeps(deps: MapperDeps): ResolvedDeps {
     describeInstances: deps.describeInstances,
     watchRetryDelayMs: deps.watchRetryDelayMs ?? 5000,
     ec2CacheTtlMs: deps.ec2CacheTtlMs ?? 15 * 60 * 1000,
+    ec2Region: deps.ec2Region,
   };
 }

@@ -27,8 +27,8 @@ export interface Problem {
 
 /** A decoded entry with its location, in source order. */
 export interface Located<T> {
-  /** Where the entry is. */
-  location: string;
+  /** Where the entry is (read only when something is reported, so it may be a getter). */
+  readonly location: string;
   /** The decoded entry. */
   value: T;
 }
@@ -36,7 +36,7 @@ export interface Located<T> {
 interface Entry {
   /** Position in source order (roles first, then users), for "first match wins". */
   order: number;
-  location: string;
+  src: { readonly location: string };
   username: string;
   groups: readonly string[];
   /** Strict mode: the stripped, lower-cased mapping ARN to confirm; "" = none configured. */
@@ -109,7 +109,7 @@ export class MappingStore {
     const warnings: Problem[] = [];
     const roleMap = new Map<string, Entry>();
     const ssoRoles: SsoEntry[] = [];
-    const ssoSeen = new Map<string, string>();
+    const ssoSeen = new Map<string, { readonly location: string }>();
     const userMap = new Map<string, Entry>();
     let order = 0;
 
@@ -117,10 +117,10 @@ export class MappingStore {
       const prior = map.get(key);
       if (prior) {
         warnings.push({
-          location: entry.location,
+          location: entry.src.location,
           message: `duplicate mapping for ${
             JSON.stringify(key)
-          } is ignored; the first one (${prior.location}) wins`,
+          } is ignored; the first one (${prior.src.location}) wins`,
         });
         return;
       }
@@ -128,13 +128,13 @@ export class MappingStore {
     };
 
     const common = (
-      location: string,
+      src: { readonly location: string },
       m: { username: string; groups: readonly string[] },
     ): Entry => {
       if (m.username === "") throw new Error("value for username must be supplied");
       return {
         order: order++,
-        location,
+        src,
         username: m.username,
         groups: m.groups,
         confirmArn: "",
@@ -144,7 +144,6 @@ export class MappingStore {
 
     const addArnEntry = (
       map: Map<string, Entry>,
-      location: string,
       arn: string,
       userId: string,
       base: Entry,
@@ -166,7 +165,7 @@ export class MappingStore {
           // Kept, so that the unique ID stays claimed and always denies (security case 39).
           base.poisoned = true;
           problems.push({
-            location,
+            location: base.src.location,
             message: `${what}: ${(e as Error).message}; this user ID is denied until it is fixed`,
           });
         }
@@ -174,13 +173,14 @@ export class MappingStore {
       put(map, userId, base);
     };
 
-    for (const { location, value } of roles) {
+    for (const item of roles) {
+      const value = item.value;
       try {
         // Strict mode keys by user ID, so a user ID alone is a complete entry (Go DynamicFile).
         if (!(strict && value.roleArn === "" && value.sso === undefined && value.userId !== "")) {
           validateRoleMapping(value);
         }
-        const base = common(location, value);
+        const base = common(item, value);
         if (value.sso !== undefined) {
           if (strict) {
             throw new Error("sso mappings are not supported in dynamicfileUserIDStrict mode");
@@ -189,35 +189,29 @@ export class MappingStore {
           const prior = ssoSeen.get(pattern);
           if (prior !== undefined) {
             warnings.push({
-              location,
+              location: item.location,
               message: `duplicate mapping for ${
                 JSON.stringify(pattern)
-              } is ignored; the first one (${prior}) wins`,
+              } is ignored; the first one (${prior.location}) wins`,
             });
             continue;
           }
-          ssoSeen.set(pattern, location);
+          ssoSeen.set(pattern, item);
           ssoRoles.push({ ...base, prefix: ssoPrefix(pattern) });
           continue;
         }
-        addArnEntry(roleMap, location, value.roleArn, value.userId, base, "rolearn");
+        addArnEntry(roleMap, value.roleArn, value.userId, base, "rolearn");
       } catch (e) {
-        problems.push({ location, message: (e as Error).message });
+        problems.push({ location: item.location, message: (e as Error).message });
       }
     }
-    for (const { location, value } of users) {
+    for (const item of users) {
+      const value = item.value;
       try {
         if (!(strict && value.userArn === "" && value.userId !== "")) validateUserMapping(value);
-        addArnEntry(
-          userMap,
-          location,
-          value.userArn,
-          value.userId,
-          common(location, value),
-          "userarn",
-        );
+        addArnEntry(userMap, value.userArn, value.userId, common(item, value), "userarn");
       } catch (e) {
-        problems.push({ location, message: (e as Error).message });
+        problems.push({ location: item.location, message: (e as Error).message });
       }
     }
     const store = new MappingStore(roleMap, ssoRoles, userMap, new Set(accounts), strict);

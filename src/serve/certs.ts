@@ -64,7 +64,10 @@ function isUnspecified(ip: string): boolean {
 }
 
 /** The SANs of §7.3: address as IP SAN unless unspecified; hostname as IP or DNS SAN. */
-export function subjectAltNames(address: string, hostname: string): { ips: string[]; dns: string[] } {
+export function subjectAltNames(
+  address: string,
+  hostname: string,
+): { ips: string[]; dns: string[] } {
   const ips: string[] = [];
   const dns: string[] = [];
   const addressIsIp = isIpLiteral(address);

@@ -5,11 +5,7 @@
  * @module
  */
 
-export {
-  type AuthenticatorOptions,
-  type RunningAuthenticator,
-  startAuthenticator,
-} from "./app.ts";
+export { type AuthenticatorOptions, type RunningAuthenticator, startAuthenticator } from "./app.ts";
 export {
   CERT_VALIDITY_MS,
   generateKeyPair,
@@ -51,4 +47,4 @@ export {
 } from "./metrics.ts";
 export { type ResolvedRegion, resolveServerRegion } from "./region.ts";
 export { type CacheOutcome, ReviewCache, type TwoStepVerifier } from "./review_cache.ts";
-export { type ListenOptions, listen, onShutdownSignal, type RunningServer } from "./server.ts";
+export { listen, type ListenOptions, onShutdownSignal, type RunningServer } from "./server.ts";

@@ -32,8 +32,11 @@ export interface Credentials {
 export interface SignDeps {
   /** Environment lookup. */
   env: (name: string) => string | undefined;
-  /** Reads a UTF-8 file (throws `Deno.errors.NotFound` when absent). */
-  readTextFile: (path: string) => Promise<string>;
+  /**
+   * Reads a small UTF-8 file (throws `Deno.errors.NotFound` when absent). Synchronous on
+   * purpose: on the token path an async read costs more than the read itself.
+   */
+  readTextFileSync: (path: string) => string;
   /** HTTP client (EC2 instance metadata region lookup). */
   fetch: typeof fetch;
   /** The clock. */
@@ -61,7 +64,7 @@ export async function readStdinLine(): Promise<string | null> {
 export function defaultSignDeps(): SignDeps {
   return {
     env: (n) => Deno.env.get(n),
-    readTextFile: (p) => Deno.readTextFile(p),
+    readTextFileSync: (p) => Deno.readTextFileSync(p),
     fetch: (input, init) => fetch(input, init),
     now: () => new Date(),
     stderr: (s) => {
@@ -124,9 +127,9 @@ export function sharedFilePaths(env: (n: string) => string | undefined): {
   };
 }
 
-async function readOptional(deps: SignDeps, path: string): Promise<string | undefined> {
+function readOptional(deps: SignDeps, path: string): string | undefined {
   try {
-    return await deps.readTextFile(path);
+    return deps.readTextFileSync(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.IsADirectory) {
       return undefined;
@@ -146,13 +149,11 @@ export interface Profile {
 }
 
 /** Loads the active profile from the shared files. */
-export async function loadProfile(deps: SignDeps): Promise<Profile> {
+export function loadProfile(deps: SignDeps): Profile {
   const name = profileName(deps.env);
   const paths = sharedFilePaths(deps.env);
-  const [configText, credText] = await Promise.all([
-    readOptional(deps, paths.config),
-    readOptional(deps, paths.credentials),
-  ]);
+  const configText = readOptional(deps, paths.config);
+  const credText = readOptional(deps, paths.credentials);
   const settings: IniSection = {};
   let exists = false;
   if (configText !== undefined) {

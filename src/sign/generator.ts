@@ -78,12 +78,13 @@ export class TokenError extends Error {
 /** Produces a token for the request. */
 export async function getToken(req: TokenRequest, deps: GeneratorDeps): Promise<Token> {
   if (req.clusterId === "") throw new TokenError("ClusterID is required");
-  const profile = await loadProfile(deps);
+  const profile = loadProfile(deps);
   const configured = configuredRegion(req.region, deps.env, profile);
 
   let tokenPath: string | undefined;
+  let key: TokenCacheKey | undefined;
   if (req.tokenCache) {
-    const key: TokenCacheKey = {
+    key = {
       clusterId: req.clusterId,
       region: configured ?? "",
       profile: profile.name,
@@ -94,8 +95,8 @@ export async function getToken(req: TokenRequest, deps: GeneratorDeps): Promise<
       endpoint: resolveStsEndpoint(configured ?? "us-east-1", deps.env, profile).url,
       envAccessKeyId: deps.env("AWS_ACCESS_KEY_ID") || deps.env("AWS_ACCESS_KEY") || "",
     };
-    tokenPath = await tokenCacheFile(cacheDir(deps.env), key);
-    const hit = await readTokenCache(tokenPath, deps.now());
+    tokenPath = tokenCacheFile(cacheDir(deps.env), key);
+    const hit = readTokenCache(tokenPath, key, deps.now());
     if (hit.status === "hit") return hit.token;
     if (hit.status === "not-private") {
       throw new TokenError(`unable to use token cache: ${hit.reason} (remove the file)`);
@@ -164,9 +165,9 @@ export async function getToken(req: TokenRequest, deps: GeneratorDeps): Promise<
     signingRegion: endpoint.signingRegion,
     now: deps.now(),
   });
-  if (tokenPath) {
+  if (tokenPath && key) {
     try {
-      await writeTokenCache(tokenPath, token);
+      await writeTokenCache(tokenPath, key, token);
     } catch (e) {
       deps.log.warn(`unable to write token cache: ${e instanceof Error ? e.message : e}`);
     }

@@ -59,6 +59,7 @@ export {
   tokenCacheEnabled,
   tokenCacheFile,
   type TokenCacheKey,
+  tokenCacheKeyText,
   type TokenCacheLookup,
   writeTokenCache,
 } from "./token_cache.ts";

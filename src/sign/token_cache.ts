@@ -3,7 +3,7 @@
  * reused until one minute before its expiry, so repeated kubectl calls skip credential
  * resolution and signing. The hit path reads one small JSON file and loads no SDK or YAML.
  *
- * Files are `token-<sha256 of the key>.json`, mode 0600, in the credential cache's directory
+ * Files are `token-<64-bit hash of the key>.json` holding the full key, mode 0600, in the credential cache's directory
  * (created 0700). A file that is not private, not owned by the user, or malformed is ignored.
  *
  * @module
@@ -45,9 +45,9 @@ export function tokenCacheEnabled(flag: boolean, env: (n: string) => string | un
   return flag || v === "1" || v === "true";
 }
 
-/** The file that holds the token for `key` under `dir`. */
-export async function tokenCacheFile(dir: string, key: TokenCacheKey): Promise<string> {
-  const canonical = JSON.stringify([
+/** The canonical text of a key: stored in the file and compared on every read. */
+export function tokenCacheKeyText(key: TokenCacheKey): string {
+  return JSON.stringify([
     1,
     key.clusterId,
     key.region,
@@ -59,9 +59,24 @@ export async function tokenCacheFile(dir: string, key: TokenCacheKey): Promise<s
     key.endpoint,
     key.envAccessKeyId,
   ]);
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(canonical));
-  const hex = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-  return `${dir}/token-${hex}.json`;
+}
+
+/**
+ * FNV-1a, 64 bit. Only spreads keys over file names: a hit also requires the full key stored
+ * in the file to match, so a collision can only cost a miss. (Synchronous and cheaper than
+ * the first WebCrypto digest of a process, which is on the token-cache hit path.)
+ */
+function fnv1a64(text: string): string {
+  let h = 0xcbf29ce484222325n;
+  for (const b of new TextEncoder().encode(text)) {
+    h = ((h ^ BigInt(b)) * 0x100000001b3n) & 0xffffffffffffffffn;
+  }
+  return h.toString(16).padStart(16, "0");
+}
+
+/** The file that holds the token for `key` under `dir`. */
+export function tokenCacheFile(dir: string, key: TokenCacheKey): string {
+  return `${dir}/token-${fnv1a64(tokenCacheKeyText(key))}.json`;
 }
 
 /** Result of a cache lookup. */
@@ -78,17 +93,21 @@ function currentUid(): number | null {
   }
 }
 
-/** Reads a cached token that is still good at `now` (more than one minute before expiry). */
-export async function readTokenCache(path: string, now: Date): Promise<TokenCacheLookup> {
+/**
+ * Reads the token cached for `key` if it is still good at `now` (more than one minute before
+ * expiry). Synchronous: this is the whole work of a cache hit, and async file operations cost
+ * more here than the reads themselves.
+ */
+export function readTokenCache(path: string, key: TokenCacheKey, now: Date): TokenCacheLookup {
   let file: Deno.FsFile;
   try {
-    file = await Deno.open(path, { read: true });
+    file = Deno.openSync(path, { read: true });
   } catch {
     return { status: "miss" };
   }
   let text: string;
   try {
-    const info = await file.stat();
+    const info = file.statSync();
     if (info.mode !== null && (info.mode & 0o077) !== 0) {
       return { status: "not-private", reason: `token cache file ${path} is not private` };
     }
@@ -100,7 +119,7 @@ export async function readTokenCache(path: string, now: Date): Promise<TokenCach
     const buf = new Uint8Array(info.size);
     let off = 0;
     while (off < buf.length) {
-      const n = await file.read(buf.subarray(off));
+      const n = file.readSync(buf.subarray(off));
       if (n === null) break;
       off += n;
     }
@@ -108,7 +127,7 @@ export async function readTokenCache(path: string, now: Date): Promise<TokenCach
   } finally {
     file.close();
   }
-  let doc: { token?: unknown; expirationTimestamp?: unknown };
+  let doc: { key?: unknown; token?: unknown; expirationTimestamp?: unknown };
   try {
     doc = JSON.parse(text);
   } catch {
@@ -122,6 +141,7 @@ export async function readTokenCache(path: string, now: Date): Promise<TokenCach
   }
   const exp = Date.parse(doc.expirationTimestamp);
   if (Number.isNaN(exp)) return { status: "invalid" };
+  if (doc.key !== tokenCacheKeyText(key)) return { status: "miss" };
   if (now.getTime() >= exp - TOKEN_CACHE_MARGIN_MS) return { status: "expired" };
   return { status: "hit", token: { token: doc.token, expiration: new Date(exp) } };
 }
@@ -130,11 +150,16 @@ export async function readTokenCache(path: string, now: Date): Promise<TokenCach
  * Stores a token: written to a fresh 0600 temporary file and renamed into place, so readers
  * never see half a file and the mode never passes through a wider one.
  */
-export async function writeTokenCache(path: string, token: Token): Promise<void> {
+export async function writeTokenCache(
+  path: string,
+  key: TokenCacheKey,
+  token: Token,
+): Promise<void> {
   const dir = path.slice(0, path.lastIndexOf("/")) || "/";
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   const tmp = `${path}.${crypto.randomUUID()}.tmp`;
   const body = JSON.stringify({
+    key: tokenCacheKeyText(key),
     token: token.token,
     expirationTimestamp: token.expiration.toISOString(),
   });

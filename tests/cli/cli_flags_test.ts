@@ -68,6 +68,9 @@ Deno.test("pflag syntaxes: long/short, =, attached, bool=false, slices, maps, --
   assert.equal(q.values.get("cluster-id"), "cid");
   assert.equal(q.values.get("log-verbosity"), "debug");
   assert.equal(parseFlags(DEF, ["-h"]).help, true);
+  // pflag takes the next argument as a value even when it looks like a flag.
+  assert.equal(parseFlags(DEF, ["--role", "--token-only"]).values.get("role"), "--token-only");
+  assert.equal(parseFlags(DEF, ["-r", "-x"]).values.get("role"), "-x");
 });
 
 Deno.test("pflag error texts", () => {

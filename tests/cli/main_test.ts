@@ -76,3 +76,30 @@ Deno.test("completion scripts for the four shells; an unknown shell fails", asyn
   assert.equal(bad.code, 1);
   assert.match(bad.err, /unknown shell "tcsh"/);
 });
+
+Deno.test("`token --help` lists every token flag on stdout and exits 0", async () => {
+  const r = await run("token", "--help");
+  assert.equal(r.code, 0);
+  assert.equal(r.err, "");
+  assert.match(
+    r.out,
+    /^Authenticate using AWS IAM and get token for Kubernetes\n\nUsage:\n {2}aws-iam-authenticator token \[flags\]\n/,
+  );
+  for (
+    const f of [
+      "--region string",
+      "-r, --role string",
+      "-e, --external-id string",
+      "-s, --session-name string",
+      "--token-only",
+      "--forward-session-name",
+      "--cache",
+      "--token-cache",
+      "-i, --cluster-id ID",
+      "-c, --config filename",
+      "-l, --log-format string",
+      "-v, --log-verbosity string",
+      "--feature-gates mapStringBool",
+    ]
+  ) assert.ok(r.out.includes(f), f);
+});

@@ -379,6 +379,33 @@ Deno.test("credential_process, and --cache in the Go tool's file format", async 
   });
 });
 
+Deno.test("container credentials (ECS) through the SDK chain", async () => {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+    if (req.headers.get("authorization") !== "ecs-auth") return new Response("", { status: 401 });
+    return Response.json({
+      AccessKeyId: "ASIAECSCONTAINER001",
+      SecretAccessKey: "ecs-secret",
+      Token: "ecs-token",
+      Expiration: new Date(Date.now() + 3600_000).toISOString(),
+    });
+  });
+  try {
+    await withHome(async (home) => {
+      const r = await runToken(["-i", "c", "--token-only"], {
+        AWS_REGION: "us-west-2",
+        AWS_CONTAINER_CREDENTIALS_FULL_URI: `http://127.0.0.1:${server.addr.port}/creds`,
+        AWS_CONTAINER_AUTHORIZATION_TOKEN: "ecs-auth",
+      }, home);
+      assert.equal(r.code, 0, r.stderr);
+      const u = decodeToken(r.stdout.trim());
+      assert.equal(credentialOf(u)[0], "ASIAECSCONTAINER001");
+      assert.equal(u.searchParams.get("X-Amz-Security-Token"), "ecs-token");
+    });
+  } finally {
+    await server.shutdown();
+  }
+});
+
 Deno.test("--cache does not write static credentials", async () => {
   await withHome(async (home) => {
     const r = await runToken(["-i", "c", "--cache"], STATIC, home);
@@ -395,7 +422,7 @@ Deno.test("--token-cache and AWS_IAM_AUTHENTICATOR_TOKEN_CACHE reuse a token in 
     const dir = `${home}/.kube/cache/aws-iam-authenticator`;
     const files = [...Deno.readDirSync(dir)].map((e) => e.name);
     assert.equal(files.length, 1);
-    assert.match(files[0]!, /^token-[0-9a-f]{64}\.json$/);
+    assert.match(files[0]!, /^token-[0-9a-f]{16}\.json$/);
     assert.equal((await Deno.stat(`${dir}/${files[0]}`)).mode! & 0o777, 0o600);
     await new Promise((r) => setTimeout(r, 1100));
     const b = await runToken(["-i", "c", "--token-only"], {

@@ -11,6 +11,7 @@ import {
   ALICE,
   Authenticator,
   BOB,
+  DENO_RUN,
   DEV_SESSION,
   eventually,
   isUnauthorized,
@@ -116,9 +117,8 @@ Deno.test("e2e: EKSConfigMap backend follows kube-system/aws-auth in a real clus
     await stepWithLog(t, auth, "add user / add role edit the real aws-auth", async () => {
       const add = (args: string[]) =>
         runCommand(Deno.execPath(), [
-          "run",
+          ...DENO_RUN,
           "-A",
-          "--quiet",
           MAIN,
           "add",
           ...args,

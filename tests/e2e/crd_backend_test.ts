@@ -153,6 +153,23 @@ Deno.test("e2e: CRD backend and deploy/ manifests against a real kube-apiserver"
     await stepWithLog(
       t,
       auth,
+      "kube-apiserver restart: the informer relists and mappings stay correct",
+      async () => {
+        await kube!.restartApiServer();
+        const r = await whoami(await kc(ADMIN_SESSION));
+        assert.ok(r.user, `login right after the restart failed: ${r.error}`);
+        assert.equal(r.user.username, "crd-admin:carol-session");
+        // An object created after the restart arrives through the re-established watch.
+        await kubectlOk(admin, ["apply", "-f", "-"], {
+          stdin: mapping("alice", ALICE.arn, "alice-after-restart", ["e2e-readers"]),
+        });
+        await mapsTo(ALICE, "alice-after-restart");
+      },
+    );
+
+    await stepWithLog(
+      t,
+      auth,
       "every manifest in deploy/ passes kubectl apply --dry-run=server",
       async () => {
         // kube-controller-manager is not running, so create the default service accounts that

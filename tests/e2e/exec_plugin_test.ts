@@ -2,7 +2,7 @@
 // token webhook (`main.ts server`, MountedFile backend) -> STS peer. Also the faults: the
 // authenticator killed and brought back, the STS peer killed and brought back.
 import { strict as assert } from "node:assert";
-import { startKubeApiServer } from "../peers/kube_apiserver.ts";
+import { type KubeApiServer, startKubeApiServer } from "../peers/kube_apiserver.ts";
 import type { StsPeer } from "../peers/sts_peer.ts";
 import {
   ACCOUNT,
@@ -59,8 +59,10 @@ Deno.test("e2e: kubectl exec plugins against kube-apiserver with the MountedFile
       groups: ["e2e-admins"],
     }],
   });
-  const kube = await startKubeApiServer({ webhookKubeconfig: auth.webhookKubeconfig });
+  let kube: KubeApiServer | undefined;
   try {
+    kube = await startKubeApiServer({ webhookKubeconfig: auth.webhookKubeconfig });
+    const { server, caCertPath } = kube;
     await auth.start({ stsUrl });
     await kubectlOk(kube.kubeconfigPath, ["apply", "-f", "-"], { stdin: RBAC });
     await kubectlOk(kube.kubeconfigPath, [
@@ -75,7 +77,7 @@ Deno.test("e2e: kubectl exec plugins against kube-apiserver with the MountedFile
 
     let n = 0;
     const kc = (exec: ExecSpec) =>
-      writeExecKubeconfig(`${auth.dir}/user-${n++}.kubeconfig`, kube.server, kube.caCertPath, exec);
+      writeExecKubeconfig(`${auth.dir}/user-${n++}.kubeconfig`, server, caCertPath, exec);
 
     const flavors: [string, typeof tokenExec][] = [
       ["main.ts token", tokenExec],
@@ -205,7 +207,7 @@ Deno.test("e2e: kubectl exec plugins against kube-apiserver with the MountedFile
     );
   } finally {
     await auth.dispose();
-    await kube.stop();
+    await kube?.stop();
     await sts?.close();
   }
 });

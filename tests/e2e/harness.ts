@@ -16,12 +16,17 @@
  */
 
 import { type PeerPrincipal, startStsPeer, type StsPeer } from "../peers/sts_peer.ts";
-import { copyOutputToFile, freePort } from "../peers/kube_apiserver.ts";
+import { copyOutputToFile, freePort, OrphanGuard } from "../peers/kube_apiserver.ts";
 
 /** Project root (absolute, with a trailing slash). */
 export const ROOT: string = new URL("../../", import.meta.url).pathname;
 /** The CLI entry point every child process runs. */
 export const MAIN: string = `${ROOT}main.ts`;
+/**
+ * `deno run` arguments before the script: the project's config (import map, lock file) named
+ * explicitly, since the children run in temporary directories.
+ */
+export const DENO_RUN: readonly string[] = ["run", "--config", `${ROOT}deno.json`, "--quiet"];
 /** The cluster ID the authenticator under test serves. */
 export const CLUSTER_ID = "aia-e2e.example.com";
 /** The account of every mapped identity. */
@@ -123,7 +128,7 @@ export interface ExecSpec {
 export function tokenExec(p: PeerPrincipal, stsUrl: string, clusterId = CLUSTER_ID): ExecSpec {
   return {
     command: Deno.execPath(),
-    args: ["run", ...TOKEN_PERMS, "--quiet", MAIN, "token", "-i", clusterId],
+    args: [...DENO_RUN, ...TOKEN_PERMS, MAIN, "token", "-i", clusterId],
     env: { ...awsEnv(p, stsUrl), DENO_NO_UPDATE_CHECK: "1" },
   };
 }
@@ -321,6 +326,7 @@ export class Authenticator {
   readonly logPath: string;
   #child: Deno.ChildProcess | undefined;
   #copy: Promise<unknown> | undefined;
+  #guard: OrphanGuard | undefined;
 
   private constructor(dir: string, port: number) {
     this.dir = dir;
@@ -367,9 +373,8 @@ export class Authenticator {
     await Deno.writeTextFile(a.configPath, lines.join("\n"));
     await Deno.mkdir(`${dir}/state`, { recursive: true });
     const r = await runCommand(Deno.execPath(), [
-      "run",
+      ...DENO_RUN,
       "-A",
-      "--quiet",
       MAIN,
       "init",
       "-c",
@@ -401,7 +406,7 @@ export class Authenticator {
    */
   async start(opts: { stsUrl: string; kubeconfig?: string }): Promise<void> {
     if (this.#child) throw new Error("authenticator already running");
-    const args = ["run", "-A", "--quiet", MAIN, "server", "-c", this.configPath];
+    const args = [...DENO_RUN, "-A", MAIN, "server", "-c", this.configPath];
     if (opts.kubeconfig) args.push("--kubeconfig", opts.kubeconfig);
     const child = new Deno.Command(Deno.execPath(), {
       args,
@@ -419,6 +424,7 @@ export class Authenticator {
       stderr: "piped",
     }).spawn();
     this.#child = child;
+    this.#guard = new OrphanGuard(child.pid);
     this.#copy = copyOutputToFile(child, this.logPath);
     let exited = false;
     child.status.then(() => exited = true);
@@ -431,7 +437,7 @@ export class Authenticator {
         const conn = await Deno.connect({ hostname: "127.0.0.1", port: this.port });
         conn.close();
         return true;
-      }, { timeoutMs: 30_000, intervalMs: 100 });
+      }, { timeoutMs: 60_000, intervalMs: 100 });
     } catch (e) {
       await this.stop();
       throw new Error(
@@ -472,6 +478,7 @@ export class Authenticator {
     }, 15_000);
     await child.status;
     clearTimeout(timer);
+    await this.#guard?.release();
     await this.#copy;
     this.#child = undefined;
   }

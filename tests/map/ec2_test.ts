@@ -3,6 +3,7 @@ import { createDescribeInstances, Ec2PrivateDnsProvider } from "../../src/map/ec
 import type { DescribeInstancesFn } from "../../src/map/mapper.ts";
 import { recordingLogger, recordingMetrics } from "./_helpers.ts";
 import { startMoto } from "./_moto.ts";
+import { startStsPeer } from "../peers/sts_peer.ts";
 
 Deno.test("EC2 private DNS names through DescribeInstances against moto", async (t) => {
   const moto = await startMoto();
@@ -142,6 +143,49 @@ Deno.test("EC2 private DNS names through DescribeInstances against moto", async 
         await p.close();
       }
     });
+
+    await t.step(
+      "ec2DescribeInstancesRoleARN: AssumeRole first, with the sourceARN headers",
+      async () => {
+        const sts = await startStsPeer({
+          principals: [{
+            accessKeyId: "AKIABASE",
+            secretAccessKey: "base-secret",
+            arn: "arn:aws:iam::111122223333:user/authenticator",
+            userId: "AIDABASE",
+            account: "111122223333",
+          }],
+          roles: [{ arn: "arn:aws:iam::111122223333:role/ec2-reader", roleId: "AROAREADER" }],
+        });
+        try {
+          const viaRole = createDescribeInstances({
+            roleArn: "arn:aws:iam::111122223333:role/ec2-reader",
+            sourceArn: "arn:aws:eks:us-east-1:444455556666:cluster/prod",
+            endpoint: moto.url,
+            stsEndpoint: sts.url,
+            region: "us-east-1",
+            credentials: { accessKeyId: "AKIABASE", secretAccessKey: "base-secret" },
+          });
+          const found = await viaRole([instances[4]!.id]);
+          assert.deepEqual(found, [{
+            instanceId: instances[4]!.id,
+            privateDnsName: instances[4]!.dns,
+          }]);
+          const req = sts.lastRequest!;
+          assert.equal(
+            req.headers["x-amz-source-arn"],
+            "arn:aws:eks:us-east-1:444455556666:cluster/prod",
+          );
+          assert.equal(req.headers["x-amz-source-account"], "444455556666");
+          assert.equal(sts.requestCount, 1);
+          // The assumed credentials are reused for the next call.
+          await viaRole([instances[5]!.id]);
+          assert.equal(sts.requestCount, 1);
+        } finally {
+          await sts.close();
+        }
+      },
+    );
 
     await t.step(
       "a failing EC2 call rejects every waiter of the batch with the Go message",

@@ -61,7 +61,8 @@ export class KubeBinariesMissingError extends Error {
     super(
       `The e2e suite needs a real etcd and kube-apiserver, but ${missing.join(" and ")} ` +
         `${missing.length === 1 ? "does" : "do"} not exist. ` +
-        `Run scripts/kube/build.sh once (about 10-25 minutes on 2 cores; the binaries are cached).`,
+        `Run \`bash scripts/kube/build.sh\` once (about 5 minutes on 2 cores; it caches the ` +
+        `binaries under $AIA_E2E_CACHE/bin, default ~/.cache/aws-iam-authenticator-e2e/bin).`,
     );
     this.name = "KubeBinariesMissingError";
   }
@@ -244,10 +245,41 @@ export async function copyOutputToFile(
   }
 }
 
+/**
+ * Kills a child with SIGKILL if this Deno process dies without stopping it (a test run killed by
+ * a timeout or Ctrl-C): a `sh` whose stdin is a pipe only this process writes to waits on
+ * `read`, which returns at EOF, i.e. when this process is gone. `release()` disarms it.
+ */
+export class OrphanGuard {
+  readonly #sh: Deno.ChildProcess;
+
+  /** @param pid the process to kill when this one dies */
+  constructor(pid: number) {
+    this.#sh = new Deno.Command("sh", {
+      args: ["-c", 'read _ignored; kill -9 "$1" 2>/dev/null', "aia-orphan-guard", String(pid)],
+      stdin: "piped",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+  }
+
+  /** Disarms the guard (the child was stopped normally). */
+  async release(): Promise<void> {
+    try {
+      this.#sh.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+    await this.#sh.status;
+    await this.#sh.stdin.close().catch(() => {});
+  }
+}
+
 /** A child process whose stderr (and stdout) is copied into a log file. */
 class LoggedProcess {
   readonly #child: Deno.ChildProcess;
   readonly #copies: Promise<unknown>;
+  readonly #guard: OrphanGuard;
   readonly status: Promise<Deno.CommandStatus>;
   #exited = false;
 
@@ -258,6 +290,7 @@ class LoggedProcess {
       stdout: "piped",
       stderr: "piped",
     }).spawn();
+    this.#guard = new OrphanGuard(this.#child.pid);
     this.#copies = copyOutputToFile(this.#child, logPath);
     this.status = this.#child.status.then((s) => {
       this.#exited = true;
@@ -298,13 +331,14 @@ class LoggedProcess {
       clearTimeout(timer);
     }
     await this.status;
+    await this.#guard.release();
     await this.#copies;
     live.delete(this);
   }
 }
 
-// Processes still running when the test process exits normally are killed, so a failing test
-// does not leave an apiserver eating the shared CPUs.
+// Processes still running when the test process exits are killed (here on a normal exit, by
+// OrphanGuard on any other), so a failed run does not leave an apiserver eating the shared CPUs.
 const live = new Set<LoggedProcess>();
 globalThis.addEventListener("unload", () => {
   for (const p of live) p.killNow();

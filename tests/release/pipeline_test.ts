@@ -64,10 +64,11 @@ Deno.test("release workflow: on v* tags, same Deno as CI, test before compile, p
   assert.equal(push?.with?.platforms, "linux/amd64,linux/arm64");
   assert.match(
     String(push?.with?.tags),
-    /\/aws-iam-authenticator-deno:\$\{\{ steps\.image\.outputs\.version \}\}/,
+    /^\$\{\{ steps\.image\.outputs\.name \}\}:\$\{\{ steps\.image\.outputs\.version \}\}$/m,
   );
   const naming = image.steps.find((s) => s.run?.includes("aws-iam-authenticator-deno"));
-  assert.match(naming!.run!, /ghcr\.io\/\$\{owner\}\/aws-iam-authenticator-deno/);
+  assert.match(naming!.run!, /name=ghcr\.io\/\$\{owner\}\/aws-iam-authenticator-deno"/);
+  assert.match(naming!.run!, /version=\$\{GITHUB_REF_NAME#v\}"/);
 });
 
 Deno.test("Dockerfile: same Deno as CI, release targets only, distroless entrypoint like the Go image", async () => {

@@ -249,6 +249,19 @@ Deno.test("slow body: 408 after the body timeout", async () => {
   assert.deepEqual(outcomes, ["malformed_request"]);
 });
 
+Deno.test("slow body with a declared length: 408 after the body timeout", async () => {
+  const { handler, outcomes } = setup({ bodyTimeoutMs: 50 });
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode('{"apiVersion":'));
+    },
+  });
+  const res = await handler(post(stream, { "content-length": "100" }));
+  assert.equal(res.status, 408);
+  await res.body?.cancel();
+  assert.deepEqual(outcomes, ["malformed_request"]);
+});
+
 Deno.test("healthz, metrics and 404", async () => {
   const metrics = createServerMetrics({ processMetrics: false });
   const { handler } = setup({ metrics });

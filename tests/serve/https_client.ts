@@ -24,12 +24,13 @@ export interface CurlResponse {
 export async function httpsRequest(
   url: string,
   caPem: string,
-  init: { method?: string; body?: string } = {},
+  init: { method?: string; body?: string; http1?: boolean } = {},
 ): Promise<CurlResponse> {
   const caFile = await Deno.makeTempFile({ suffix: ".pem" });
   try {
     await Deno.writeTextFile(caFile, caPem);
     const args = [
+      init.http1 ? "--http1.1" : "--http2",
       "-sS",
       "--cacert",
       caFile,

@@ -93,6 +93,20 @@ Deno.test("HTTPS round trip with the kubeconfig's CA, through the real verifier 
         assert.equal(user.uid, "aws-iam-authenticator:123456789012:AIDAALICEEXAMPLE");
         assert.deepEqual(user.groups, ["devs"]);
 
+        // HTTP/1.1 clients get the same answer (as one chunk; see singleChunk in server.ts).
+        const h1 = await httpsRequest(url, ca, {
+          method: "POST",
+          http1: true,
+          body: JSON.stringify({
+            apiVersion: "authentication.k8s.io/v1",
+            kind: "TokenReview",
+            spec: { token: token.token },
+          }),
+        });
+        assert.equal(h1.status, 200);
+        assert.equal(h1.contentType, "application/json; charset=UTF-8");
+        assert.deepEqual(JSON.parse(h1.body), ok.body);
+
         // The second review of the same token is answered from the cache: no STS request.
         const before = peer.requestCount;
         assert.equal((await review(client, url, token.token)).status, 200);
@@ -132,7 +146,7 @@ Deno.test("HTTPS round trip with the kubeconfig's CA, through the real verifier 
           /aws_iam_authenticator_sts_responses_total\{ResponseCode="200",StsRegion="custom"\} 3/,
         );
         assert.match(text, /aws_iam_authenticator_sts_throttling_total\{StsRegion="[^"]*"\} 1/);
-        assert.match(text, /authenticate_latency_seconds_count\{result="success"\} 3/);
+        assert.match(text, /authenticate_latency_seconds_count\{result="success"\} 4/);
       } finally {
         await server.shutdown();
       }

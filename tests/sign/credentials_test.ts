@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { configuredRegion, imdsRegion } from "../../src/sign/credentials.ts";
 import {
   CredentialsError,
   defaultSignDeps,
@@ -14,9 +15,9 @@ function deps(env: Record<string, string>, files: Record<string, string>): SignD
   return {
     ...defaultSignDeps(),
     env: (n) => env[n],
-    readTextFile: (p) => {
-      if (p in files) return Promise.resolve(files[p]!);
-      return Promise.reject(new Deno.errors.NotFound(p));
+    readTextFileSync: (p) => {
+      if (p in files) return files[p]!;
+      throw new Deno.errors.NotFound(p);
     },
     fetch: () => Promise.reject(new Error("no network in this test")),
   };
@@ -48,7 +49,7 @@ Deno.test("profile merge: the credentials file wins over the config file", async
       "[profile dev]\nregion = eu-west-1\naws_access_key_id = FROMCONFIG\naws_secret_access_key = c\n",
     "/h/.aws/credentials": "[dev]\naws_access_key_id = FROMCREDS\naws_secret_access_key = s\n",
   });
-  const p = await loadProfile(d);
+  const p = loadProfile(d);
   assert.equal(p.exists, true);
   assert.equal(p.settings.region, "eu-west-1");
   const c = await resolveCredentials(d, p, "eu-west-1");
@@ -63,11 +64,52 @@ Deno.test("an explicit profile that no file defines is an error naming the fix",
       "/c": "[profile other]\n",
     },
   );
-  const p = await loadProfile(d);
+  const p = loadProfile(d);
   const err = await resolveCredentials(d, p, "us-east-1").then(() => undefined, (e) => e);
   assert.ok(err instanceof CredentialsError);
   assert.match(
     err.message,
     /^failed to get shared config profile, ghost \(define \[profile ghost\] in \/c/,
   );
+});
+
+Deno.test("region from EC2 instance metadata (IMDSv2 token, then placement/region)", async () => {
+  const seen: string[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+    const u = new URL(req.url);
+    seen.push(`${req.method} ${u.pathname}`);
+    if (req.method === "PUT" && u.pathname === "/latest/api/token") {
+      return new Response("imds-token");
+    }
+    if (u.pathname === "/latest/meta-data/placement/region") {
+      return req.headers.get("x-aws-ec2-metadata-token") === "imds-token"
+        ? new Response("ap-northeast-3")
+        : new Response("", { status: 401 });
+    }
+    return new Response("", { status: 404 });
+  });
+  try {
+    const d = deps(
+      { AWS_EC2_METADATA_SERVICE_ENDPOINT: `http://127.0.0.1:${server.addr.port}/` },
+      {},
+    );
+    assert.equal(await imdsRegion({ ...d, fetch: (i, init) => fetch(i, init) }), "ap-northeast-3");
+    assert.deepEqual(seen, ["PUT /latest/api/token", "GET /latest/meta-data/placement/region"]);
+    await assert.rejects(
+      imdsRegion(deps({ AWS_EC2_METADATA_DISABLED: "true" }, {})),
+      /AWS_EC2_METADATA_DISABLED/,
+    );
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("configured region order: flag, AWS_REGION, AWS_DEFAULT_REGION, profile", () => {
+  const p = { name: "default", exists: true, settings: { region: "from-profile" } };
+  const env = (m: Record<string, string>) => (n: string) => m[n];
+  assert.equal(configuredRegion("flag", env({ AWS_REGION: "r" }), p), "flag");
+  assert.equal(configuredRegion("", env({ AWS_REGION: "r", AWS_DEFAULT_REGION: "d" }), p), "r");
+  assert.equal(configuredRegion("", env({ AWS_DEFAULT_REGION: "d" }), p), "d");
+  assert.equal(configuredRegion("", env({}), p), "from-profile");
+  assert.equal(configuredRegion("", env({}), { ...p, settings: {} }), undefined);
 });

@@ -4,6 +4,7 @@ import {
   tokenCacheEnabled,
   tokenCacheFile,
   type TokenCacheKey,
+  tokenCacheKeyText,
   writeTokenCache,
 } from "../../src/sign/mod.ts";
 
@@ -28,9 +29,9 @@ async function inTemp(fn: (dir: string) => Promise<void>) {
   }
 }
 
-Deno.test("every key field selects a different file (security case 50)", async () => {
-  const base = await tokenCacheFile("/d", KEY);
-  assert.match(base, /^\/d\/token-[0-9a-f]{64}\.json$/);
+Deno.test("every key field selects a different file and key text (security case 50)", () => {
+  const base = tokenCacheFile("/d", KEY);
+  assert.match(base, /^\/d\/token-[0-9a-f]{16}\.json$/);
   const variants: Partial<TokenCacheKey>[] = [
     { clusterId: "c2" },
     { region: "eu-west-1" },
@@ -43,33 +44,42 @@ Deno.test("every key field selects a different file (security case 50)", async (
     { envAccessKeyId: "AKIA2" },
   ];
   const seen = new Set([base]);
+  const texts = new Set([tokenCacheKeyText(KEY)]);
   for (const v of variants) {
-    const f = await tokenCacheFile("/d", { ...KEY, ...v });
+    const f = tokenCacheFile("/d", { ...KEY, ...v });
     assert.ok(!seen.has(f), JSON.stringify(v));
     seen.add(f);
+    const t = tokenCacheKeyText({ ...KEY, ...v });
+    assert.ok(!texts.has(t), JSON.stringify(v));
+    texts.add(t);
   }
   // Field boundaries cannot be shifted to collide.
   assert.notEqual(
-    await tokenCacheFile("/d", { ...KEY, clusterId: "a", region: "bc" }),
-    await tokenCacheFile("/d", { ...KEY, clusterId: "ab", region: "c" }),
+    tokenCacheKeyText({ ...KEY, clusterId: "a", region: "bc" }),
+    tokenCacheKeyText({ ...KEY, clusterId: "ab", region: "c" }),
   );
 });
 
 Deno.test("write then read: 0600 file in a 0700 dir, reused until one minute before expiry", async () => {
   await inTemp(async (dir) => {
-    const path = await tokenCacheFile(`${dir}/cache`, KEY);
+    const path = tokenCacheFile(`${dir}/cache`, KEY);
     const exp = new Date("2026-01-01T00:14:00Z");
-    await writeTokenCache(path, { token: "k8s-aws-v1.abc", expiration: exp });
+    await writeTokenCache(path, KEY, { token: "k8s-aws-v1.abc", expiration: exp });
     assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
     assert.equal((await Deno.stat(`${dir}/cache`)).mode! & 0o777, 0o700);
-    const hit = await readTokenCache(path, new Date("2026-01-01T00:12:59Z"));
+    const hit = readTokenCache(path, KEY, new Date("2026-01-01T00:12:59Z"));
     assert.equal(hit.status, "hit");
     if (hit.status === "hit") {
       assert.equal(hit.token.token, "k8s-aws-v1.abc");
       assert.equal(hit.token.expiration.getTime(), exp.getTime());
     }
-    assert.equal((await readTokenCache(path, new Date("2026-01-01T00:13:00Z"))).status, "expired");
-    assert.equal((await readTokenCache(`${path}.nope`, new Date(0))).status, "miss");
+    assert.equal(readTokenCache(path, KEY, new Date("2026-01-01T00:13:00Z")).status, "expired");
+    assert.equal(readTokenCache(`${path}.nope`, KEY, new Date(0)).status, "miss");
+    // A file under this name that was written for another key is not used.
+    assert.equal(
+      readTokenCache(path, { ...KEY, roleArn: "arn:aws:iam::1:role/x" }, new Date(0)).status,
+      "miss",
+    );
     // No temporary files are left behind.
     assert.deepEqual([...Deno.readDirSync(`${dir}/cache`)].length, 1);
   });
@@ -88,14 +98,14 @@ Deno.test("malformed or foreign cache files are not used", async () => {
       ]
     ) {
       await Deno.writeTextFile(path, body, { mode: 0o600 });
-      assert.equal((await readTokenCache(path, now)).status, "invalid", body);
+      assert.equal(readTokenCache(path, KEY, now).status, "invalid", body);
     }
     await Deno.writeTextFile(
       path,
       '{"token":"k8s-aws-v1.a","expirationTimestamp":"2026-01-01T00:14:00Z"}',
     );
     await Deno.chmod(path, 0o644);
-    const r = await readTokenCache(path, now);
+    const r = readTokenCache(path, KEY, now);
     assert.equal(r.status, "not-private");
   });
 });

@@ -1,1 +1,0 @@
-import "../../src/sign/assume_role.ts";

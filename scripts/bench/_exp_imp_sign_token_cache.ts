@@ -1,1 +1,0 @@
-import "../../src/sign/token_cache.ts";

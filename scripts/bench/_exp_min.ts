@@ -1,2 +1,0 @@
-const m = await import("../../src/cli/token.ts");
-Deno.exit(await m.main(Deno.args));

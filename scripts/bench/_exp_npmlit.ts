@@ -1,1 +1,0 @@
-if (Deno.args[0] === "never") await import("yaml");

@@ -1,3 +1,0 @@
-if (Deno.args[0] === "never") {
- await import("@aws-sdk/client-sts");
-}
