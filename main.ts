@@ -8,8 +8,11 @@
 
 import {
   BINARY,
+  flagUsages,
   GLOBAL_FLAGS,
   GLOBAL_VALUE_FLAGS,
+  parseFlags,
+  UsageError,
   writeStderr,
   writeStdout,
 } from "./src/cli/cli_flags.ts";
@@ -33,8 +36,7 @@ export const COMMANDS: readonly { name: string; short: string }[] = [
 ];
 
 /** Root `--help` text, cobra style. */
-export async function rootHelp(): Promise<string> {
-  const { flagUsages } = await import("./src/cli/cli_flags.ts");
+export function rootHelp(): string {
   let s = "A tool to authenticate to Kubernetes using AWS IAM credentials\n\n";
   s += `Usage:\n  ${BINARY} [command]\n\nAvailable Commands:\n`;
   for (const c of COMMANDS) s += `  ${c.name.padEnd(11)} ${c.short}\n`;
@@ -89,11 +91,10 @@ export async function run(argv: readonly string[]): Promise<number> {
   const { command, rest } = findCommand(argv);
   if (command === undefined) {
     if (rest.length === 0 || rest.includes("-h") || rest.includes("--help")) {
-      writeStdout(await rootHelp());
+      writeStdout(rootHelp());
       return 0;
     }
     // Only flags: cobra validates them against the root and then prints help.
-    const { parseFlags, UsageError } = await import("./src/cli/cli_flags.ts");
     try {
       parseFlags({ name: "", short: "", flags: [] }, rest);
     } catch (e) {
@@ -103,19 +104,19 @@ export async function run(argv: readonly string[]): Promise<number> {
       }
       throw e;
     }
-    writeStdout(await rootHelp());
+    writeStdout(rootHelp());
     return 0;
   }
   if (command === "help") {
     const target = findCommand(rest).command;
     if (target === undefined) {
-      writeStdout(await rootHelp());
+      writeStdout(rootHelp());
       return 0;
     }
     const fn = await load(target);
     if (!fn) {
       writeStderr(`Unknown help topic [\`${target}\`]\n`);
-      writeStdout(await rootHelp());
+      writeStdout(rootHelp());
       return 0;
     }
     const sub = findCommand(findCommand(rest).rest).command;

@@ -190,6 +190,20 @@ async function copyTree(from: string, to: string): Promise<void> {
   }
 }
 
+/**
+ * Rewrites the staged `deno.json` for building. `unstable: ["lazy-dynamic-imports"]` speeds
+ * up `deno run main.ts token` (Deno then skips the graphs of the other commands at startup),
+ * but `deno compile` under it embeds no dynamically imported module at all, so a binary would
+ * lack every command but the entry's static imports. A build needs the whole graph.
+ */
+async function writeStagedConfig(path: string): Promise<void> {
+  const cfg = JSON.parse(await Deno.readTextFile(path)) as { unstable?: unknown };
+  if (Array.isArray(cfg.unstable)) {
+    cfg.unstable = cfg.unstable.filter((f) => f !== "lazy-dynamic-imports");
+    await Deno.writeTextFile(path, JSON.stringify(cfg, null, 2) + "\n");
+  }
+}
+
 /** A temporary, stamped copy of the sources. */
 export interface StagedSources {
   /** Directory holding `main.ts`, `src/`, `deno.json`, `deno.lock`. */
@@ -213,6 +227,7 @@ export async function stageSources(root: string, info: BuildInfo): Promise<Stage
         if (!(e instanceof Deno.errors.NotFound && name === "deno.lock")) throw e;
       }
     }
+    await writeStagedConfig(`${dir}/deno.json`);
     const versionFile = `${dir}/src/version.ts`;
     await Deno.writeTextFile(
       versionFile,

@@ -84,9 +84,11 @@ function asRecord(v: unknown): Record<string, unknown> | undefined {
   return isRecord(v) ? v : undefined;
 }
 
-function decodeString(v: unknown, path: string, opts: DecodeOptions): string {
-  if (v === undefined || v === null) return "";
+/** `path` + `field` is only joined when there is something to report (reloads decode 20k entries). */
+function decodeString(v: unknown, path: string, field: string, opts: DecodeOptions): string {
   if (typeof v === "string") return v;
+  if (v === undefined || v === null) return "";
+  path += field;
   if (opts.weak && (typeof v === "number" || typeof v === "bigint")) {
     const s = String(v);
     opts.warn?.(
@@ -98,13 +100,15 @@ function decodeString(v: unknown, path: string, opts: DecodeOptions): string {
   throw new MappingDecodeError(path, `expected a string, got ${typeName(v)}`);
 }
 
-function decodeStringList(v: unknown, path: string, opts: DecodeOptions): string[] {
+function decodeStringList(v: unknown, path: string, field: string, opts: DecodeOptions): string[] {
   if (v === undefined || v === null) return [];
+  if (Array.isArray(v) && v.every((item) => typeof item === "string")) return v as string[];
+  path += field;
   if (!Array.isArray(v)) {
     if (opts.weak && typeof v === "string") return [v];
     throw new MappingDecodeError(path, `expected a list of strings, got ${typeName(v)}`);
   }
-  return v.map((item, i) => decodeString(item, `${path}[${i}]`, opts));
+  return v.map((item, i) => decodeString(item, path, `[${i}]`, opts));
 }
 
 /** Lower-cased field name → value, so `rolearn`, `roleARN` and `RoleArn` are one field. */
@@ -113,16 +117,17 @@ function foldFields(
   known: readonly string[],
   path: string,
   opts: DecodeOptions,
-): Map<string, unknown> {
-  const out = new Map<string, unknown>();
-  for (const [k, v] of Object.entries(rec)) {
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k in rec) {
+    if (!Object.hasOwn(rec, k)) continue;
     const lower = k.toLowerCase();
     if (!known.includes(lower)) {
       opts.warn?.(`${path}: unknown field "${k}" is ignored`);
       continue;
     }
     // Go's decoders let the last spelling win when a field appears twice in different cases.
-    out.set(lower, v);
+    out[lower] = rec[k];
   }
   return out;
 }
@@ -137,12 +142,12 @@ export function decodeRoleMapping(v: unknown, path: string, opts: DecodeOptions)
   if (!rec) throw new MappingDecodeError(path, `expected a mapping, got ${typeName(v)}`);
   const f = foldFields(rec, ROLE_FIELDS, path, opts);
   const out: RoleMapping = {
-    roleArn: decodeString(f.get("rolearn"), `${path}.rolearn`, opts),
-    username: decodeString(f.get("username"), `${path}.username`, opts),
-    groups: decodeStringList(f.get("groups"), `${path}.groups`, opts),
-    userId: decodeString(f.get("userid"), `${path}.userid`, opts),
+    roleArn: decodeString(f.rolearn, path, ".rolearn", opts),
+    username: decodeString(f.username, path, ".username", opts),
+    groups: decodeStringList(f.groups, path, ".groups", opts),
+    userId: decodeString(f.userid, path, ".userid", opts),
   };
-  const sso = f.get("sso");
+  const sso = f.sso;
   if (sso !== undefined && sso !== null) {
     const srec = asRecord(sso);
     if (!srec) {
@@ -150,13 +155,9 @@ export function decodeRoleMapping(v: unknown, path: string, opts: DecodeOptions)
     }
     const sf = foldFields(srec, SSO_FIELDS, `${path}.sso`, opts);
     out.sso = {
-      permissionSetName: decodeString(
-        sf.get("permissionsetname"),
-        `${path}.sso.permissionSetName`,
-        opts,
-      ),
-      accountId: decodeString(sf.get("accountid"), `${path}.sso.accountID`, opts),
-      partition: decodeString(sf.get("partition"), `${path}.sso.partition`, opts),
+      permissionSetName: decodeString(sf.permissionsetname, path, ".sso.permissionSetName", opts),
+      accountId: decodeString(sf.accountid, path, ".sso.accountID", opts),
+      partition: decodeString(sf.partition, path, ".sso.partition", opts),
     };
   }
   return out;
@@ -168,10 +169,10 @@ export function decodeUserMapping(v: unknown, path: string, opts: DecodeOptions)
   if (!rec) throw new MappingDecodeError(path, `expected a mapping, got ${typeName(v)}`);
   const f = foldFields(rec, USER_FIELDS, path, opts);
   return {
-    userArn: decodeString(f.get("userarn"), `${path}.userarn`, opts),
-    username: decodeString(f.get("username"), `${path}.username`, opts),
-    groups: decodeStringList(f.get("groups"), `${path}.groups`, opts),
-    userId: decodeString(f.get("userid"), `${path}.userid`, opts),
+    userArn: decodeString(f.userarn, path, ".userarn", opts),
+    username: decodeString(f.username, path, ".username", opts),
+    groups: decodeStringList(f.groups, path, ".groups", opts),
+    userId: decodeString(f.userid, path, ".userid", opts),
   };
 }
 
@@ -211,7 +212,7 @@ export function decodeAccounts(v: unknown, opts: DecodeOptions): string[] {
   }
   // Account IDs are matched as text, so numbers are always accepted here (with a warning),
   // as both of the Go tool's decoders do.
-  return v.map((item, i) => decodeString(item, `[${i}]`, { ...opts, weak: true }));
+  return v.map((item, i) => decodeString(item, "", `[${i}]`, { ...opts, weak: true }));
 }
 
 const ACCOUNT_ID = /^[0-9]{12}$/;

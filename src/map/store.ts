@@ -61,8 +61,23 @@ export interface StoreOptions {
  * @throws {ArnError} when the ARN is malformed.
  */
 export function arnKey(arn: string): string {
-  const { canonical } = canonicalizeArn(arn);
-  return stripPath(canonical).toLowerCase();
+  const { type, canonical } = canonicalizeArn(arn);
+  // stripPath parses the ARN again; only role ARNs with a path need it.
+  if ((type === "ROLE" || type === "ASSUMED_ROLE") && hasRolePath(canonical)) {
+    return stripPath(canonical).toLowerCase();
+  }
+  return canonical.toLowerCase();
+}
+
+/** Whether the resource (after the fifth `:`) has more than one `/`. */
+function hasRolePath(arn: string): boolean {
+  let at = -1;
+  for (let i = 0; i < 5; i++) {
+    at = arn.indexOf(":", at + 1);
+    if (at < 0) return false;
+  }
+  const slash = arn.indexOf("/", at + 1);
+  return slash >= 0 && arn.indexOf("/", slash + 1) >= 0;
 }
 
 /** An immutable mapping set. */
@@ -228,7 +243,9 @@ export class MappingStore {
   lookup(id: Identity): MappingMatch | undefined {
     let subject: string;
     try {
-      subject = stripPath(id.canonicalArn).toLowerCase();
+      subject = hasRolePath(id.canonicalArn)
+        ? stripPath(id.canonicalArn).toLowerCase()
+        : id.canonicalArn.toLowerCase();
     } catch (e) {
       throw new Error(`cannot map identity: ${(e as Error).message}`);
     }

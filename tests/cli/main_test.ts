@@ -33,7 +33,7 @@ Deno.test("the sub-command is found after global flags and their values", () => 
 });
 
 Deno.test("root help lists every command with the Go tool's short descriptions", async () => {
-  const h = await rootHelp();
+  const h = rootHelp();
   assert.match(
     h,
     /^A tool to authenticate to Kubernetes using AWS IAM credentials\n\nUsage:\n {2}aws-iam-authenticator \[command\]\n/,

@@ -406,6 +406,52 @@ Deno.test("container credentials (ECS) through the SDK chain", async () => {
   }
 });
 
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+Deno.test("web identity (AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN) against moto's STS", async () => {
+  const port = freePort();
+  const moto = new Deno.Command("moto_server", {
+    args: ["-H", "127.0.0.1", "-p", String(port)],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    const url = `http://127.0.0.1:${port}`;
+    for (let i = 0; i < 100; i++) {
+      const ok = await fetch(`${url}/moto-api/`).then((r) => {
+        r.body?.cancel();
+        return true;
+      }, () => false);
+      if (ok) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await withHome(async (home) => {
+      await Deno.writeTextFile(`${home}/web-identity-token`, "eyJhbGciOiJSUzI1NiJ9.e30.sig");
+      const r = await runToken(["-i", "c", "--token-only"], {
+        AWS_REGION: "us-west-2",
+        AWS_WEB_IDENTITY_TOKEN_FILE: `${home}/web-identity-token`,
+        AWS_ROLE_ARN: "arn:aws:iam::123456789012:role/IRSA",
+        AWS_ROLE_SESSION_NAME: "pod-session",
+        AWS_ENDPOINT_URL_STS: url,
+      }, home);
+      assert.equal(r.code, 0, r.stderr);
+      const u = decodeToken(r.stdout.trim());
+      // moto hands out temporary keys; the token is signed with them and points at the override.
+      assert.match(credentialOf(u)[0]!, /^ASIA/);
+      assert.ok(u.searchParams.get("X-Amz-Security-Token"));
+      assert.equal(`${u.protocol}//${u.host}`, url);
+    });
+  } finally {
+    moto.kill("SIGTERM");
+    await moto.status;
+  }
+});
+
 Deno.test("--cache does not write static credentials", async () => {
   await withHome(async (home) => {
     const r = await runToken(["-i", "c", "--cache"], STATIC, home);

@@ -124,6 +124,17 @@ const rows: Row[] = [
     want: "from-roles",
   },
   {
+    name: "SSO role configured by its full aws-reserved path matches the session (case 37)",
+    roles: [
+      role(
+        `arn:aws:iam::${ACCT}:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Admin_0123456789abcdef`,
+        "sso-admin",
+      ),
+    ],
+    arn: `arn:aws:sts::${ACCT}:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/alice`,
+    want: "sso-admin",
+  },
+  {
     name: "SSO permission set matches its generated role (case 37)",
     roles: [sso("ViewOnlyAccess")],
     arn: `arn:aws:sts::${ACCT}:assumed-role/AWSReservedSSO_ViewOnlyAccess_0123456789abcdef/alice`,

@@ -129,3 +129,28 @@ Deno.test("the real src/version.ts can be stamped, in a copy that leaves the wor
   assert.equal(await Deno.readTextFile(`${ROOT}/src/version.ts`), before);
   await assert.rejects(Deno.stat(staged.dir), Deno.errors.NotFound);
 });
+
+Deno.test("the staged deno.json drops lazy-dynamic-imports, which would keep commands out of a binary", async () => {
+  const root = await Deno.makeTempDir({ prefix: "aia-root-" });
+  try {
+    await Deno.mkdir(`${root}/src`);
+    await Deno.writeTextFile(`${root}/main.ts`, 'await import("./src/version.ts");\n');
+    await Deno.writeTextFile(
+      `${root}/src/version.ts`,
+      'export const VERSION = "unversioned";\nexport const COMMIT = "";\n',
+    );
+    const cfg = { imports: { yaml: "npm:yaml@2.9.1" }, unstable: ["lazy-dynamic-imports", "kv"] };
+    await Deno.writeTextFile(`${root}/deno.json`, JSON.stringify(cfg));
+    const staged = await stageSources(root, { version: "1.0.0", commit: "" });
+    try {
+      const out = JSON.parse(await Deno.readTextFile(`${staged.dir}/deno.json`));
+      assert.deepEqual(out, { imports: cfg.imports, unstable: ["kv"] });
+      await assert.rejects(Deno.stat(`${staged.dir}/deno.lock`), Deno.errors.NotFound);
+    } finally {
+      await staged.cleanup();
+    }
+    assert.deepEqual(JSON.parse(await Deno.readTextFile(`${root}/deno.json`)), cfg);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

@@ -210,3 +210,39 @@ Deno.test("rfc3339NanoLocal trims fractional zeros like Go", () => {
   assert.match(s, /\.12(Z|[+-]\d\d:\d\d)$/);
   assert.match(rfc3339NanoLocal(new Date("2026-01-01T00:00:00Z")), /:00(Z|[+-]\d\d:\d\d)$/);
 });
+
+Deno.test("locks interoperate with flock(2) held by another process (what the Go tool uses)", async () => {
+  await inTemp(async (dir) => {
+    const path = `${dir}/credentials.yaml`;
+    await Deno.writeTextFile(path, "clusters: {}\n", { mode: 0o600 });
+    await Deno.chmod(path, 0o600);
+    const holder = new Deno.Command("python3", {
+      args: [
+        "-c",
+        "import fcntl,sys,time\nf=open(sys.argv[1],'r+')\nfcntl.flock(f,fcntl.LOCK_EX)\n" +
+        "print('locked',flush=True)\nsys.stdin.read()",
+        path,
+      ],
+      stdin: "piped",
+      stdout: "piped",
+    }).spawn();
+    const reader = holder.stdout.getReader();
+    const first = await reader.read();
+    assert.match(new TextDecoder().decode(first.value), /locked/);
+    try {
+      const err = await openCredentialCache(path, KEY, {
+        ...fakeClock("2026-01-01T00:00:00Z"),
+        warn: () => {},
+      }).then(() => undefined, (e) => e);
+      assert.ok(err instanceof CacheError);
+      assert.match(err.message, /^unable to read lock file /);
+    } finally {
+      reader.releaseLock();
+      await holder.stdin.close();
+      await holder.stdout.cancel();
+      await holder.status;
+    }
+    // Once the other process is gone the cache opens.
+    await openCredentialCache(path, KEY, { ...fakeClock("2026-01-01T00:00:00Z"), warn: () => {} });
+  });
+});
