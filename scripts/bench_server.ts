@@ -81,10 +81,15 @@ function parseMs(v: string, unit: string): number {
   return unit === "us" ? n / 1000 : unit === "s" ? n * 1000 : unit === "m" ? n * 60_000 : n;
 }
 
-async function runWrk(url: string, tokenFile: string): Promise<WrkResult> {
+async function runWrk(
+  url: string,
+  tokenFile: string,
+  connections = CONNECTIONS,
+): Promise<WrkResult> {
+  const threads = Math.min(THREADS, connections);
   const args = [
-    `-t${THREADS}`,
-    `-c${CONNECTIONS}`,
+    `-t${threads}`,
+    `-c${connections}`,
     `-d${DURATION}s`,
     "--latency",
     "-s",
@@ -92,7 +97,7 @@ async function runWrk(url: string, tokenFile: string): Promise<WrkResult> {
     url,
     "--",
     tokenFile,
-    String(THREADS),
+    String(threads),
   ];
   print(`  $ wrk ${args.join(" ")}`);
   const out = await new Deno.Command("wrk", { args, stdout: "piped", stderr: "piped" }).output();
@@ -189,6 +194,9 @@ async function main(): Promise<number> {
   }
   const distinctFile = `${STATE}/tokens-distinct.txt`;
   await Deno.writeTextFile(distinctFile, tokens.join("\n") + "\n");
+  // The low-concurrency run uses tokens from the end of the list, never sent before.
+  const quietFile = `${STATE}/tokens-quiet.txt`;
+  await Deno.writeTextFile(quietFile, tokens.slice(-5_000).join("\n") + "\n");
   const repeatedFile = `${STATE}/tokens-repeated.txt`;
   await Deno.writeTextFile(repeatedFile, tokens.slice(0, CONNECTIONS).join("\n") + "\n");
   print(
@@ -286,7 +294,18 @@ async function main(): Promise<number> {
     );
     print();
 
-    print(`2. repeated tokens (${CONNECTIONS} tokens, answered from the identity cache):`);
+    print(`2. distinct valid tokens at low concurrency (4 connections): the server's own overhead`);
+    const quiet = await runWrk(url, quietFile, 4);
+    print(`  throughput      ${quiet.rps.toFixed(0)} reviews/s (${quiet.requests} reviews)`);
+    print(`  latency         p50 ${quiet.p50.toFixed(2)} ms, p99 ${quiet.p99.toFixed(2)} ms`);
+    print(
+      `  overhead        p50 ${(quiet.p50 - STS_LATENCY).toFixed(2)} ms, p99 ${
+        (quiet.p99 - STS_LATENCY).toFixed(2)
+      } ms beyond the ${STS_LATENCY} ms STS latency`,
+    );
+    print();
+
+    print(`3. repeated tokens (${CONNECTIONS} tokens, answered from the identity cache):`);
     const stsBefore2 = peer.requestCount;
     const cpu1 = await cpuMicros(server.pid);
     const hit = await runWrk(url, repeatedFile);
