@@ -99,7 +99,10 @@ async function readCapped(req: Request, limit: number, timeoutMs: number): Promi
   // the server rejects a body longer than its Content-Length, so this cannot overrun the cap.
   if (declared !== null && /^[0-9]+$/.test(declared)) {
     try {
-      return await Promise.race([req.bytes(), deadline]);
+      const bytes = await Promise.race([req.bytes(), deadline]);
+      // Only a Request built in memory can carry more than it declares; refuse it all the same.
+      if (bytes.byteLength > limit) throw new BodyTooLarge();
+      return bytes;
     } catch (err) {
       await req.body.cancel().catch(() => {});
       throw err;

@@ -146,10 +146,11 @@ async function kubectl(kubeconfig: string, args: string[], stdin?: string): Prom
 async function add(
   args: string[],
   stdin = "",
+  env: Record<string, string> = {},
 ): Promise<{ code: number; out: string; err: string }> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MAIN, "add", ...args],
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...env },
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
@@ -357,6 +358,34 @@ Deno.test({
           'cannot add duplicate role ARN "arn:aws:iam::012345678912:role/awsreservedsso_viewonlyaccess_*"\n',
         );
       });
+
+      await t.step(
+        "without --kubeconfig the default loading rules apply (KUBECONFIG)",
+        async () => {
+          const r = await add(
+            [
+              "user",
+              "--prompt=false",
+              "--userarn",
+              "arn:aws:iam::123456789012:user/carol",
+              "--username",
+              "carol",
+              "--groups",
+              "g",
+            ],
+            "",
+            { KUBECONFIG: kc },
+          );
+          assert.equal(r.code, 0, r.out + r.err);
+          const cm = parseYaml(
+            await kubectl(kc, ["-n", "kube-system", "get", "cm", "aws-auth", "-o", "yaml"]),
+          );
+          assert.match(
+            cm.data.mapUsers,
+            /userarn: arn:aws:iam::123456789012:user\/carol\n {2}username: carol\n/,
+          );
+        },
+      );
 
       await t.step("a malformed aws-auth aborts without writing", async () => {
         await kubectl(kc, [

@@ -17,6 +17,7 @@ import {
   isUnauthorized,
   kubectlOk,
   MAIN,
+  nextSecond,
   runCommand,
   startE2eStsPeer,
   stepWithLog,
@@ -109,6 +110,7 @@ Deno.test("e2e: EKSConfigMap backend follows kube-system/aws-auth in a real clus
         mapRoles: ADMIN_ROLE("cm-admin2:{{SessionName}}"),
       }));
       await mapsTo(ADMIN_SESSION, "cm-admin2:carol-session");
+      await nextSecond();
       const r = await whoami(await kc(ALICE));
       assert.ok(r.user, `alice lost her mapping after a malformed edit: ${r.error}`);
       assert.equal(r.user.username, "alice-cm2");

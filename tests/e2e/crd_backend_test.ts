@@ -15,6 +15,7 @@ import {
   isUnauthorized,
   kubectl,
   kubectlOk,
+  nextSecond,
   ROOT,
   startE2eStsPeer,
   stepWithLog,
@@ -146,6 +147,7 @@ Deno.test("e2e: CRD backend and deploy/ manifests against a real kube-apiserver"
         const r = await whoami(await kc(ALICE));
         return r.error !== undefined && isUnauthorized(r.error) ? true : undefined;
       });
+      await nextSecond();
       const still = await whoami(await kc(ADMIN_SESSION));
       assert.equal(still.user?.username, "crd-admin:carol-session", still.error);
     });

@@ -513,3 +513,16 @@ export function stepWithLog(
     }
   });
 }
+
+/**
+ * Waits until the wall clock enters a new second. Tokens are presigned with a one-second
+ * `X-Amz-Date`, so tokens minted before and after this differ. That matters because
+ * kube-apiserver caches every successful token authentication for 10 s (its built-in
+ * `TokenSuccessCacheTTL`, no flag), on top of the webhook's own cache: a check that a change
+ * took effect (a mapping edit, a dead authenticator) must use a token that never succeeded, or
+ * kube-apiserver answers from that cache without asking the webhook. The `main.ts token` and
+ * `aws eks get-token` tokens of one principal in one second are byte-identical too.
+ */
+export async function nextSecond(): Promise<void> {
+  await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 20));
+}

@@ -389,8 +389,10 @@ async function waitFor(
  * RBAC authorization, an admin client certificate in `system:masters`, and optionally the token
  * webhook. Resolves once `/readyz` is OK and the `kube-system` namespace exists.
  *
- * The webhook's review cache is off (`--authentication-token-webhook-cache-ttl=0s`) so each
- * request reaches the authenticator; pass `extraArgs` to change it.
+ * The webhook's review cache is off (`--authentication-token-webhook-cache-ttl=0s`); pass
+ * `extraArgs` to change it. kube-apiserver still caches every successful token authentication
+ * for 10 s (built in, no flag), so a test that expects a change to show must log in with a token
+ * that never succeeded (tokens change every second).
  */
 export async function startKubeApiServer(
   opts: StartKubeApiServerOptions = {},

@@ -53,8 +53,8 @@ async function sha256Hex(data: Uint8Array<ArrayBuffer>): Promise<string> {
   return Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** The JSON object or array starting at `start` in `text` (string-aware bracket matching). */
-function jsonValueAt(text: string, start: number): unknown {
+/** The JSON object or array starting at `start` in `text`, and where it ends. */
+function jsonValueAt(text: string, start: number): { value: unknown; end: number } {
   let depth = 0;
   let inString = false;
   for (let i = start; i < text.length; i++) {
@@ -65,7 +65,7 @@ function jsonValueAt(text: string, start: number): unknown {
     } else if (c === '"') inString = true;
     else if (c === "{" || c === "[") depth++;
     else if ((c === "}" || c === "]") && --depth === 0) {
-      return JSON.parse(text.slice(start, i + 1));
+      return { value: JSON.parse(text.slice(start, i + 1)), end: i + 1 };
     }
   }
   throw new Error("unterminated JSON value");
@@ -86,9 +86,9 @@ function expectedPermissions(): Record<string, unknown> {
   return out;
 }
 
-/** Paths of every file in the binary's embedded file system. */
-function embeddedFiles(text: string): string[] {
-  const at = text.indexOf('[{"Dir":{"n":".deno_compile_node_modules"');
+/** Paths of every file in the binary's embedded file system (listed right after the metadata). */
+function embeddedFiles(text: string, metadataEnd: number): string[] {
+  const at = text.indexOf('[{"', metadataEnd);
   assert.ok(at > 0, "embedded file system listing present");
   type Entry = { Dir?: { n: string; e: Entry[] }; File?: { n: string } };
   const out: string[] = [];
@@ -98,7 +98,7 @@ function embeddedFiles(text: string): string[] {
       else if (e.File) out.push(`${prefix}${e.File.n}`);
     }
   };
-  walk(jsonValueAt(text, at) as Entry[], "");
+  walk(jsonValueAt(text, at).value as Entry[], "");
   return out;
 }
 
@@ -175,7 +175,8 @@ Deno.test({
 
       const metaAt = text.indexOf('{"argv":');
       assert.ok(metaAt > 0, "metadata present");
-      const meta = jsonValueAt(text, metaAt) as {
+      const { value, end: metaEnd } = jsonValueAt(text, metaAt);
+      const meta = value as {
         permissions: Record<string, unknown>;
         entrypoint_key: string;
       };
@@ -195,7 +196,7 @@ Deno.test({
       // The embedded file system: every command module main.ts loads lazily is there (no
       // --include needed), and so is every npm package the sources import, but not the
       // test-only ones, nor the package files the script excludes.
-      const vfs = embeddedFiles(text);
+      const vfs = embeddedFiles(text, metaEnd);
       const local = vfs.filter((p) => !p.startsWith(".deno_compile_node_modules/"));
       const commands = [];
       for await (const e of Deno.readDir(`${ROOT}/src/cli`)) commands.push(`src/cli/${e.name}`);

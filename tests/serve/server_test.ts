@@ -129,7 +129,7 @@ Deno.test("HTTPS round trip with the kubeconfig's CA, through the real verifier 
           credentials: { accessKeyId: ALICE.accessKeyId, secretAccessKey: ALICE.secretAccessKey },
           endpoint: peer.url,
           signingRegion: "us-east-1",
-          now: new Date(Date.now() - 1000),
+          now: new Date(Date.now() - 60_000), // a different X-Amz-Date: a different token, not a cache hit
         });
         assert.equal((await review(client, url, fresh.token)).status, 429);
         // STS answering garbage is a 403, and the server keeps serving.
@@ -269,5 +269,51 @@ Deno.test("shutdown gives up on requests that outlast the timeout", async () => 
     release();
     await pending;
     await server.finished;
+  });
+});
+
+Deno.test("STS down: reviews are denied (403), counted, and the server keeps serving", async () => {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const deadUrl = `http://127.0.0.1:${(probe.addr as Deno.NetAddr).port}`;
+  probe.close();
+  await withTempDir(async (dir) => {
+    const metrics = createServerMetrics({ processMetrics: false });
+    const verifier = new Verifier({
+      clusterId: "test-cluster",
+      partition: "aws",
+      stsEndpointOverride: deadUrl,
+      observer: metrics.sts,
+    });
+    const cache = new ReviewCache(verifier);
+    const handler = createHandler({
+      verify: (t) => cache.verify(t),
+      map: () => ({ username: "never", groups: [] }),
+      logger: silentLogger,
+      observeReview: (o, s) => metrics.observeReview(o, s),
+      metrics,
+    });
+    const server = await listen(options(dir, { handler }));
+    try {
+      const token = await generateToken({
+        clusterId: "test-cluster",
+        credentials: { accessKeyId: ALICE.accessKeyId, secretAccessKey: ALICE.secretAccessKey },
+        endpoint: deadUrl,
+        signingRegion: "us-east-1",
+        now: new Date(),
+      });
+      const denied = await postTokenReview(server.url, server.certPem, token.token);
+      assert.equal(denied.status, 403);
+      assert.deepEqual(denied.body.status, { user: {} });
+      const base = `https://127.0.0.1:${server.addr.port}`;
+      assert.equal((await httpsRequest(`${base}/healthz`, server.certPem)).body, "ok");
+      const text = (await httpsRequest(`${base}/metrics`, server.certPem)).body;
+      assert.match(
+        text,
+        /aws_iam_authenticator_sts_connection_failures_total\{StsRegion="custom"\} 1/,
+      );
+      assert.match(text, /authenticate_latency_seconds_count\{result="sts_error"\} 1/);
+    } finally {
+      await server.shutdown();
+    }
   });
 });
