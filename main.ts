@@ -62,28 +62,30 @@ export function findCommand(argv: readonly string[]): { command?: string; rest: 
   return { rest: [...argv] };
 }
 
-/**
- * Modules of the commands other than `token`. Their specifiers are computed on purpose: Deno
- * builds the module graph of every *literal* dynamic import at startup, and the server's graph
- * (Kubernetes client, metrics, AWS SDK) costs `token` about 10 ms of a 17 ms process start
- * (scripts/bench_token.ts). `deno compile` therefore needs `--include src/cli/` to embed them.
- */
-const OTHER_COMMANDS: Record<string, string> = {
-  verify: "./src/cli/verify.ts",
-  server: "./src/cli/server.ts",
-  init: "./src/cli/init.ts",
-  add: "./src/cli/add.ts",
-  version: "./src/cli/version.ts",
-  completion: "./src/cli/completion.ts",
-};
-
 type CommandMain = (argv: string[]) => Promise<number>;
 
 async function load(command: string): Promise<CommandMain | undefined> {
-  if (command === "token") return (await import("./src/cli/token.ts")).main;
-  const spec = Object.hasOwn(OTHER_COMMANDS, command) ? OTHER_COMMANDS[command] : undefined;
-  if (spec === undefined) return undefined;
-  return ((await import(spec)) as { main: CommandMain }).main;
+  // Literal specifiers keep every command in the graph `deno compile` and `deno bundle` see;
+  // deno.json's `unstable: ["lazy-dynamic-imports"]` keeps `deno run` from walking the other
+  // commands' graphs (Kubernetes client, metrics, AWS SDK) when `token` starts.
+  switch (command) {
+    case "token":
+      return (await import("./src/cli/token.ts")).main;
+    case "verify":
+      return (await import("./src/cli/verify.ts")).main;
+    case "server":
+      return (await import("./src/cli/server.ts")).main;
+    case "init":
+      return (await import("./src/cli/init.ts")).main;
+    case "add":
+      return (await import("./src/cli/add.ts")).main;
+    case "version":
+      return (await import("./src/cli/version.ts")).main;
+    case "completion":
+      return (await import("./src/cli/completion.ts")).main;
+    default:
+      return undefined;
+  }
 }
 
 /** Runs the CLI with `argv` and returns the exit code. */

@@ -26,11 +26,6 @@
  */
 
 type YamlModule = typeof import("yaml");
-/**
- * Computed so that Deno does not resolve npm packages while building the startup module graph
- * (a literal `import("yaml")` costs every `token` run ~2 ms, measured with scripts/bench_token.ts).
- */
-const YAML_MODULE: string = "yaml";
 
 /** The binary name the Go tool uses in usage and error texts. */
 export const BINARY = "aws-iam-authenticator";
@@ -499,7 +494,7 @@ export async function loadConfigFile(
     if (ext.toLowerCase() === "json") {
       doc = text.trim() === "" ? {} : JSON.parse(text);
     } else {
-      const yaml = (await import(YAML_MODULE)) as YamlModule;
+      const yaml = await import("yaml") as YamlModule;
       doc = yaml.parse(text, { prettyErrors: false }) ?? {};
     }
   } catch (e) {

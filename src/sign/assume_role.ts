@@ -10,7 +10,6 @@ import type { Credentials } from "./credentials.ts";
 import type { StsEndpoint } from "./endpoint.ts";
 
 type StsModule = typeof import("@aws-sdk/client-sts");
-const CLIENT_STS: string = "@aws-sdk/client-sts";
 
 /** What to assume. */
 export interface AssumeRoleOptions {
@@ -67,8 +66,7 @@ function describe(op: string, e: unknown): StsCallError {
 
 /** Assumes the role and returns its temporary credentials. */
 export async function assumeRole(base: Credentials, opts: AssumeRoleOptions): Promise<Credentials> {
-  // Computed specifier: see credentials.ts (keeps the SDK out of the startup module graph).
-  const sts = (await import(CLIENT_STS)) as StsModule;
+  const sts: StsModule = await import("@aws-sdk/client-sts");
   const client = new sts.STSClient({
     region: opts.endpoint.signingRegion,
     endpoint: opts.endpoint.url,

@@ -12,8 +12,6 @@
 import type { Credentials } from "./credentials.ts";
 
 type YamlModule = typeof import("yaml");
-/** Computed specifier: keeps npm resolution out of the startup graph (see cli_flags.ts). */
-const YAML_MODULE: string = "yaml";
 
 /** The cache file path: `AWS_IAM_AUTHENTICATOR_CACHE_FILE`, else under `~/.kube/cache`. */
 export function cacheFilePath(env: (n: string) => string | undefined): string {
@@ -101,7 +99,7 @@ async function readLocked(path: string, file: Deno.FsFile): Promise<CacheDoc> {
   } catch (e) {
     throw new CacheError(`unable to open file ${path}: ${e instanceof Error ? e.message : e}`);
   }
-  const yaml = (await import(YAML_MODULE)) as YamlModule;
+  const yaml = await import("yaml") as YamlModule;
   let doc: unknown;
   try {
     doc = yaml.parse(text);
@@ -266,7 +264,7 @@ async function writeEntry(path: string, key: CacheKey, c: Credentials, deps: Cac
       expires: rfc3339NanoLocal(c.expiration!),
       accountid: c.accountId ?? "",
     };
-    const yaml = (await import(YAML_MODULE)) as YamlModule;
+    const yaml = await import("yaml") as YamlModule;
     const data = new TextEncoder().encode(yaml.stringify(doc));
     await file.truncate(0);
     await file.seek(0, Deno.SeekMode.Start);

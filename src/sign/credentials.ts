@@ -10,7 +10,6 @@
  */
 
 type CredentialProviders = typeof import("@aws-sdk/credential-providers");
-const CREDENTIAL_PROVIDERS: string = "@aws-sdk/credential-providers";
 
 /** A set of AWS credentials. */
 export interface Credentials {
@@ -266,9 +265,9 @@ async function sdkCredentials(
   profile: Profile,
   region: string,
 ): Promise<Credentials> {
-  // A computed specifier keeps the SDK out of the module graph Deno builds at startup (a
-  // literal one costs the static-credential path ~5 ms even when never executed).
-  const { fromNodeProviderChain } = (await import(CREDENTIAL_PROVIDERS)) as CredentialProviders;
+  const { fromNodeProviderChain }: CredentialProviders = await import(
+    "@aws-sdk/credential-providers"
+  );
   const provider = fromNodeProviderChain({
     profile: profile.name,
     clientConfig: { region: region === "aws-global" ? "us-east-1" : region },

@@ -9,7 +9,6 @@
 import type { Credentials } from "./credentials.ts";
 
 type Aws4Fetch = typeof import("aws4fetch");
-const AWS4FETCH: string = "aws4fetch";
 
 /** Prefix of every token (the verifier's version marker). */
 export const TOKEN_PREFIX = "k8s-aws-v1.";
@@ -52,9 +51,9 @@ export function amzDate(d: Date): string {
  * last, as the Go SDK's presigner and botocore emit it.
  */
 export async function presignGetCallerIdentity(input: PresignInput): Promise<string> {
-  // Loaded on first use through a computed specifier, so a token-cache hit neither loads it
-  // nor makes Deno resolve npm packages at startup (~2 ms, scripts/bench_token.ts).
-  const { AwsV4Signer } = (await import(AWS4FETCH)) as Aws4Fetch;
+  // Loaded on first use, so a token-cache hit never loads it (with deno.json's
+  // lazy-dynamic-imports, Deno does not resolve it at startup either).
+  const { AwsV4Signer }: Aws4Fetch = await import("aws4fetch");
   const url = new URL(input.endpoint);
   if (url.pathname === "") url.pathname = "/";
   url.search = "Action=GetCallerIdentity&Version=2011-06-15&X-Amz-Expires=60";
