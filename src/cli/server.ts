@@ -138,7 +138,9 @@ export function explicitFlags(ctx: CommandContext): Record<string, unknown> {
 
 async function serve(ctx: CommandContext): Promise<number> {
   ctx.stdout(`Authenticator Version: "${VERSION}", "${COMMIT}"\n`);
-  const { configureLogging } = await import("../serve/logging.ts");
+  const { configureLogging, onShutdownSignal, startAuthenticator } = await import(
+    "../serve/mod.ts"
+  );
   const log = await configureLogging({
     format: ctx.flags.values.get("log-format") as string,
     verbosity: ctx.settings.string("log-verbosity"),
@@ -160,7 +162,6 @@ async function serve(ctx: CommandContext): Promise<number> {
     }
     throw err;
   }
-  const { startAuthenticator, onShutdownSignal } = await import("../serve/mod.ts");
   let server;
   try {
     server = await startAuthenticator(config, { logger: log, env: ctx.deps.env });
