@@ -149,7 +149,7 @@ Deno.test("e2e: CRD backend and deploy/ manifests against a real kube-apiserver"
       });
       await nextSecond();
       const still = await whoami(await kc(ADMIN_SESSION));
-      assert.equal(still.user?.username, "crd-admin:carol-session", still.error);
+      assert.equal(still.user?.username, "crd-admin:carol-session", still.error ?? "");
     });
 
     await stepWithLog(
