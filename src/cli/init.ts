@@ -14,7 +14,7 @@ import {
   defaultDeps,
   runCommand,
 } from "./cli_flags.ts";
-import { explicitFlags, SERVER_FLAGS } from "./server.ts";
+import { loadServerConfig, SERVER_FLAGS } from "./server.ts";
 import { COMMIT, VERSION } from "../version.ts";
 
 /** The `init` command description. */
@@ -48,23 +48,8 @@ export const INIT_COMMAND: CommandDef = {
 async function init(ctx: CommandContext): Promise<number> {
   ctx.stdout(`Authenticator Version: "${VERSION}", "${COMMIT}"\n`);
   const log = ctx.log;
-  const { buildServerConfig, ConfigError } = await import("../config/mod.ts");
-  let config;
-  try {
-    config = buildServerConfig({
-      flags: explicitFlags(ctx),
-      env: ctx.deps.env,
-      file: ctx.config,
-      warn: (m) => log.warn(m),
-      info: (m) => log.info(m),
-    });
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      log.error(`could not get config: ${err.message}`);
-      return 1;
-    }
-    throw err;
-  }
+  const config = await loadServerConfig(ctx, log);
+  if (config === undefined) return 1;
   const { loadOrCreateKeyPair, renderWebhookKubeconfig, writeWebhookKubeconfig } = await import(
     "../serve/mod.ts"
   );

@@ -13,6 +13,7 @@ import {
   runCommand,
 } from "./cli_flags.ts";
 import { COMMIT, VERSION } from "../version.ts";
+import type { ServerConfig } from "../config/mod.ts";
 
 /** The flags of `server`, with the Go tool's names, defaults and viper keys. */
 export const SERVER_FLAGS: readonly FlagDef[] = [
@@ -136,19 +137,28 @@ export function explicitFlags(ctx: CommandContext): Record<string, unknown> {
   return out;
 }
 
-async function serve(ctx: CommandContext): Promise<number> {
-  ctx.stdout(`Authenticator Version: "${VERSION}", "${COMMIT}"\n`);
-  const { configureLogging, onShutdownSignal, startAuthenticator } = await import(
-    "../serve/mod.ts"
-  );
-  const log = await configureLogging({
-    format: ctx.flags.values.get("log-format") as string,
-    verbosity: ctx.settings.string("log-verbosity"),
-  });
+/** Where `loadServerConfig` reports: the command's logger, whichever one it uses. */
+export interface ConfigLog {
+  /** A problem that does not stop the command (e.g. a deprecated backend-mode name). */
+  warn(message: string): void;
+  /** Progress worth telling (e.g. an enabled feature gate). */
+  info(message: string): void;
+  /** Why the command stops. */
+  error(message: string): void;
+}
+
+/**
+ * The validated server config (§2.2) from the command's flags, env and config file, as
+ * `server` and `init` both need it; logs `could not get config: …` and returns `undefined`
+ * when it is invalid.
+ */
+export async function loadServerConfig(
+  ctx: CommandContext,
+  log: ConfigLog,
+): Promise<ServerConfig | undefined> {
   const { buildServerConfig, ConfigError } = await import("../config/mod.ts");
-  let config;
   try {
-    config = buildServerConfig({
+    return buildServerConfig({
       flags: explicitFlags(ctx),
       env: ctx.deps.env,
       file: ctx.config,
@@ -158,10 +168,23 @@ async function serve(ctx: CommandContext): Promise<number> {
   } catch (err) {
     if (err instanceof ConfigError) {
       log.error(`could not get config: ${err.message}`);
-      return 1;
+      return undefined;
     }
     throw err;
   }
+}
+
+async function serve(ctx: CommandContext): Promise<number> {
+  ctx.stdout(`Authenticator Version: "${VERSION}", "${COMMIT}"\n`);
+  const { configureLogging, onShutdownSignal, startAuthenticator } = await import(
+    "../serve/mod.ts"
+  );
+  const log = await configureLogging({
+    format: ctx.flags.values.get("log-format") as string,
+    verbosity: ctx.settings.string("log-verbosity"),
+  });
+  const config = await loadServerConfig(ctx, log);
+  if (config === undefined) return 1;
   let server;
   try {
     server = await startAuthenticator(config, { logger: log, env: ctx.deps.env });

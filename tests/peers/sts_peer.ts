@@ -5,8 +5,8 @@
  * forged one. This peer recomputes every signature with the secret of the key named in the
  * credential, so a token that verifies here would verify at AWS (modulo IAM policy), and a
  * tampered one fails the way AWS fails it. The SigV4 code is deliberately hand-written on
- * WebCrypto and independent of `aws4fetch`, which signs our own tokens: a bug shared by signer
- * and checker would otherwise go unnoticed.
+ * `node:crypto`'s HMAC and SHA-256 and independent of `aws4fetch`, which signs our own tokens: a
+ * bug shared by signer and checker would otherwise go unnoticed.
  *
  * Supported: query-presigned GET `GetCallerIdentity` (what tokens are), header-signed
  * `GetCallerIdentity` and `AssumeRole` (form POST, as botocore and the JS SDK send them).
@@ -19,6 +19,9 @@
  *
  * @module
  */
+
+import { Buffer } from "node:buffer";
+import { createHash, createHmac } from "node:crypto";
 
 /** A caller the peer knows: long-term (`AKIA…`) or temporary (`ASIA…` with a session token). */
 export interface PeerPrincipal {
@@ -133,27 +136,40 @@ class StsFault extends Error {
 
 const enc = new TextEncoder();
 
-function hex(buf: ArrayBuffer): string {
-  return Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, "0")).join("");
+function sha256Hex(data: string | Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
 }
 
-async function sha256Hex(data: string | Uint8Array<ArrayBuffer>): Promise<string> {
-  const bytes = typeof data === "string" ? enc.encode(data) : data;
-  return hex(await crypto.subtle.digest("SHA-256", bytes));
+// Synchronous node:crypto on purpose: each WebCrypto call is a round trip through the thread
+// pool, and a presigned GET needs seven of them; the peer shares the machine with the server
+// it is benchmarked against (`deno task bench:server`).
+function hmac(key: Uint8Array | string, data: string): Buffer {
+  return createHmac("sha256", key).update(data).digest();
 }
 
-async function hmac(
-  key: Uint8Array<ArrayBuffer> | ArrayBuffer,
-  data: string,
-): Promise<ArrayBuffer> {
-  const k = await crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, [
-    "sign",
-  ]);
-  return crypto.subtle.sign("HMAC", k, enc.encode(data));
+/**
+ * The SigV4 signing key of a (secret, date, region, service) scope. The derivation is four
+ * HMACs that depend only on the scope, so it is remembered (boundedly) as AWS does.
+ */
+const signingKeys = new Map<string, Buffer>();
+const SIGNING_KEY_CACHE_SIZE = 4096;
+
+function signingKey(secret: string, date: string, region: string, service: string): Buffer {
+  const cacheKey = `${secret}\n${date}\n${region}\n${service}`;
+  let key = signingKeys.get(cacheKey);
+  if (key === undefined) {
+    key = hmac(hmac(hmac(hmac("AWS4" + secret, date), region), service), "aws4_request");
+    if (signingKeys.size >= SIGNING_KEY_CACHE_SIZE) signingKeys.clear();
+    signingKeys.set(cacheKey, key);
+  }
+  return key;
 }
+
+const UNRESERVED_RE = /^[A-Za-z0-9\-_.~]*$/;
 
 /** SigV4 URI encoding: everything but `A-Za-z0-9-_.~` as `%XX` (upper-case) of the UTF-8 bytes. */
 function uriEncode(s: string, keepSlash = false): string {
+  if (UNRESERVED_RE.test(s)) return s;
   let out = "";
   for (const b of enc.encode(s)) {
     const c = String.fromCharCode(b);
@@ -324,13 +340,13 @@ export function startStsPeer(o: StsPeerOptions = {}): Promise<StsPeer> {
       : { path: target.slice(0, q), query: target.slice(q + 1) };
   }
 
-  async function authenticate(
+  function authenticate(
     req: Request,
     headers: Record<string, string>,
     path: string,
     rawQuery: string,
     body: Uint8Array<ArrayBuffer>,
-  ): Promise<PeerPrincipal> {
+  ): PeerPrincipal {
     const queryPairs = parsePairs(rawQuery);
     const q = (name: string) => queryPairs.find(([k]) => k === name)?.[1];
     let info: AuthInfo;
@@ -351,7 +367,7 @@ export function startStsPeer(o: StsPeerOptions = {}): Promise<StsPeer> {
           "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.",
         );
       }
-      const bodyHash = await sha256Hex(body);
+      const bodyHash = sha256Hex(body);
       const claimed = headers["x-amz-content-sha256"];
       if (claimed !== undefined && claimed !== bodyHash && claimed !== "UNSIGNED-PAYLOAD") {
         throw new StsFault(
@@ -515,10 +531,7 @@ export function startStsPeer(o: StsPeerOptions = {}): Promise<StsPeer> {
       canonHeaders += `${name}:${v.trim().replace(/\s+/g, " ")}\n`;
     }
     const scope = `${info.date}/${info.region}/${info.service}/${info.terminator}`;
-    let key: ArrayBuffer = await hmac(enc.encode("AWS4" + principal.secretAccessKey), info.date);
-    key = await hmac(key, info.region);
-    key = await hmac(key, info.service);
-    key = await hmac(key, "aws4_request");
+    const key = signingKey(principal.secretAccessKey, info.date, info.region, info.service);
     for (const payloadHash of info.payloadHashes) {
       const creq = [
         req.method,
@@ -528,8 +541,8 @@ export function startStsPeer(o: StsPeerOptions = {}): Promise<StsPeer> {
         signed.join(";"),
         payloadHash,
       ].join("\n");
-      const sts = ["AWS4-HMAC-SHA256", info.amzDate, scope, await sha256Hex(creq)].join("\n");
-      const expected = hex(await hmac(key, sts));
+      const sts = ["AWS4-HMAC-SHA256", info.amzDate, scope, sha256Hex(creq)].join("\n");
+      const expected = hmac(key, sts).toString("hex");
       if (timingSafeEqual(expected, info.signature)) return principal;
     }
     throw new StsFault(
@@ -713,7 +726,7 @@ export function startStsPeer(o: StsPeerOptions = {}): Promise<StsPeer> {
           }`,
         );
       }
-      const caller = await authenticate(req, headers, path, query, body);
+      const caller = authenticate(req, headers, path, query, body);
       if (action === "GetCallerIdentity") {
         return respond(
           wantsJson,
