@@ -124,7 +124,13 @@ if (aws) {
   ];
 }
 
+/** The 1/5/15-minute load averages: on a shared machine, medians mean little without them. */
+function load(): string {
+  return Deno.loadavg().map((x) => x.toFixed(2)).join(" ");
+}
+
 try {
+  const loadBefore = load();
   // Warm-up: fills Deno's module and V8 code caches and the token cache.
   for (const cmd of Object.values(commands)) await once(cmd);
   const times: Record<string, number[]> = Object.fromEntries(
@@ -136,6 +142,9 @@ try {
   const med = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
   const min = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, Math.min(...v)]));
   out(`deno ${Deno.version.deno}, ${runs} runs each, wall ms of the whole process`);
+  out(
+    `load average (1/5/15 min): ${loadBefore} before, ${load()} after (${navigator.hardwareConcurrency} CPUs)`,
+  );
   out("median (min in brackets: the least-disturbed run on a shared machine)\n");
   const fmt = (k: string) => `${med[k]!.toFixed(1)} ms [${min[k]!.toFixed(1)}]`;
   const ratio = (a: string, b: string) =>

@@ -93,7 +93,8 @@ export async function getToken(req: TokenRequest, deps: GeneratorDeps): Promise<
       sessionName: req.sessionName,
       forwardSessionName: req.forwardSessionName,
       endpoint: resolveStsEndpoint(configured ?? "us-east-1", deps.env, profile).url,
-      envAccessKeyId: deps.env("AWS_ACCESS_KEY_ID") || deps.env("AWS_ACCESS_KEY") || "",
+      envAccessKeyId: deps.env("AWS_ACCESS_KEY_ID") || deps.env("AWS_ACCESS_KEY") ||
+        profile.settings["aws_access_key_id"] || "",
     };
     tokenPath = tokenCacheFile(cacheDir(deps.env), key);
     const hit = readTokenCache(tokenPath, key, deps.now());

@@ -30,8 +30,8 @@ export interface TokenCacheKey {
   /** STS endpoint URL the token points at (overrides, FIPS, dual-stack). */
   endpoint: string;
   /**
-   * Access key ID of environment credentials, or `""`: switching keys in the environment
-   * must not reuse another identity's token.
+   * Access key ID of static credentials (environment, else the profile's
+   * `aws_access_key_id`), or `""`: switching keys must not reuse another identity's token.
    */
   envAccessKeyId: string;
 }

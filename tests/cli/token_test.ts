@@ -502,6 +502,26 @@ Deno.test("--token-cache and AWS_IAM_AUTHENTICATOR_TOKEN_CACHE reuse a token in 
   });
 });
 
+Deno.test("--token-cache: a new access key in the shared credentials file gets a new token", async () => {
+  await withHome(async (home) => {
+    const creds = `${home}/credentials`;
+    const env = { AWS_REGION: "us-west-2", AWS_SHARED_CREDENTIALS_FILE: creds };
+    const write = (id: string) =>
+      Deno.writeTextFile(
+        creds,
+        `[default]\naws_access_key_id = ${id}\naws_secret_access_key = s\n`,
+      );
+    await write("AKIAFILEKEY00000001");
+    const a = await runToken(["-i", "c", "--token-only", "--token-cache"], env, home);
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(credentialOf(decodeToken(a.stdout.trim()))[0], "AKIAFILEKEY00000001");
+    await write("AKIAFILEKEY00000002");
+    const b = await runToken(["-i", "c", "--token-only", "--token-cache"], env, home);
+    assert.equal(b.code, 0, b.stderr);
+    assert.equal(credentialOf(decodeToken(b.stdout.trim()))[0], "AKIAFILEKEY00000002");
+  });
+});
+
 function rolePeer(): Promise<StsPeer> {
   return startStsPeer({
     principals: [
