@@ -7,6 +7,7 @@
  */
 
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { MapperMetrics } from "../map/mod.ts";
 
 /** The `result` label values of the latency histogram (the Go `uknown_user` typo is fixed). */
 export type ReviewOutcome =
@@ -41,22 +42,7 @@ export interface StsObserver {
 }
 
 /** Hooks the mapper backends call (the `deps` metric hooks of `createMapperChain`). */
-export interface MapperMetricHooks {
-  /** The `aws-auth` ConfigMap watch could not be (re-)established. */
-  configmapWatchFailure(): void;
-  /** The DynamicFile watcher failed. */
-  dynamicFileFailure(): void;
-  /** End-to-end latency of a dynamic file or backend-mode update, in seconds. */
-  dynamicE2eLatency(type: "dynamic_file" | "dynamic_backend_mode", seconds: number): void;
-  /** Sets the `dynamic_file_enabled` gauge. */
-  dynamicFileEnabled(value: 0 | 1): void;
-  /** Sets the `dynamic_file_only` gauge. */
-  dynamicFileOnly(value: 0 | 1): void;
-  /** One EC2 DescribeInstances call (single or batch). */
-  ec2DescribeInstancesCall(): void;
-  /** A mapping source failed to load; the last good mapping stays in effect. */
-  mappingLoadErrors(source: string): void;
-}
+export type MapperMetricHooks = MapperMetrics;
 
 /** The server's metrics and the hooks that feed them. */
 export interface ServerMetrics {
