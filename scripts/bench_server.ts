@@ -8,10 +8,13 @@
  *  1. distinct tokens: every review is a cache miss and costs one STS round trip;
  *  2. repeated tokens: 64 tokens reused, so reviews are answered from the identity cache.
  *
- * Reports throughput, p50/p99 latency (and p99 overhead beyond the 20 ms STS latency), the
- * STS calls actually made, and the server's peak RSS (VmHWM). Needs `wrk`
- * (`apt-get install wrk`). Options: `--duration 10` (seconds), `--connections 64`,
- * `--threads 2`, `--sts-latency 20` (ms).
+ * Reports throughput, p50/p99 latency (and the overhead beyond the nominal STS latency and
+ * beyond the peer's own measured round trip), the STS calls actually made, the CPU time per
+ * review of the server, the peer and wrk (they share the machine), and the server's peak RSS
+ * (VmHWM). The server runs with the V8 flags users get by default (`SERVER_V8_FLAGS`). Needs
+ * `wrk` (`apt-get install wrk`). Options: `--duration 10` (seconds), `--connections 64`,
+ * `--threads 2`, `--sts-latency 20` (ms). Environment: `BENCH_DENO_FLAGS` (replaces the V8
+ * flags), `BENCH_SERVER_ENV` (`K=V;K2=V2`, extra server environment).
  *
  * @module
  */
@@ -42,6 +45,13 @@ const CONNECTIONS = Number(values.connections);
 const THREADS = Number(values.threads);
 const STS_LATENCY = Number(values["sts-latency"]);
 const CLUSTER_ID = "bench-cluster";
+/**
+ * The V8 flags users get by default (`deno task start`, the compiled binary): a young
+ * generation of at most 8 MB per semi-space (V8's default is 32 MB, grown under load) and a
+ * 192 MB old generation. `BENCH_DENO_FLAGS` replaces them (`BENCH_DENO_FLAGS=""` runs V8's
+ * defaults).
+ */
+const SERVER_V8_FLAGS = "--v8-flags=--max-semi-space-size=8,--max-old-space-size=192";
 const PRINCIPALS = 500;
 
 const LUA = `
@@ -68,6 +78,10 @@ end
 
 interface WrkResult {
   requests: number;
+  /** wrk's own CPU time (user + system), in microseconds. */
+  cpuMicros: number;
+  /** Share of all CPUs busy during the run, from /proc/stat. */
+  machineBusy: number;
   rps: number;
   p50: number;
   p99: number;
@@ -100,9 +114,20 @@ async function runWrk(
     String(threads),
   ];
   print(`  $ wrk ${args.join(" ")}`);
-  const out = await new Deno.Command("wrk", { args, stdout: "piped", stderr: "piped" }).output();
-  const raw = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  // Run through sh so wrk's CPU time shows up in the shell's cutime/cstime once it is reaped.
+  const busy0 = await machineTicks();
+  const out = await new Deno.Command("sh", {
+    args: ["-c", 'wrk "$@"; rc=$?; cat /proc/$$/stat >&2; exit $rc', "sh", ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const busy1 = await machineTicks();
+  const stderr = new TextDecoder().decode(out.stderr);
+  const raw = new TextDecoder().decode(out.stdout) + stderr.replace(/^\d+ \(sh\).*\n?$/m, "");
   if (!out.success) throw new Error(`wrk failed:\n${raw}`);
+  const shStat = stderr.match(/^\d+ \(sh\) (.*)$/m)?.[1]?.split(" ") ?? [];
+  // After "(sh) ", field 0 is the state; cutime and cstime are fields 13 and 14.
+  const cpuMicros = (Number(shStat[13]) + Number(shStat[14])) * 10_000;
   const pct = (p: string) => {
     const m = raw.match(new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s|m)`, "m"));
     return m ? parseMs(m[1]!, m[2]!) : NaN;
@@ -110,6 +135,8 @@ async function runWrk(
   const requests = Number(raw.match(/(\d+) requests in/)?.[1] ?? NaN);
   return {
     requests,
+    cpuMicros,
+    machineBusy: (busy1.busy - busy0.busy) / Math.max(1, busy1.total - busy0.total),
     rps: Number(raw.match(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? NaN),
     p50: pct("50"),
     p99: pct("99"),
@@ -117,6 +144,43 @@ async function runWrk(
     errors: raw.match(/Socket errors:.*/)?.[0] ?? "none",
     raw,
   };
+}
+
+/** Busy and total clock ticks of all CPUs, from the first line of /proc/stat. */
+async function machineTicks(): Promise<{ busy: number; total: number }> {
+  const line = (await Deno.readTextFile("/proc/stat")).split("\n")[0]!;
+  const ticks = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = ticks.reduce((a, b) => a + b, 0);
+  // idle and iowait are the 4th and 5th numbers.
+  return { busy: total - (ticks[3] ?? 0) - (ticks[4] ?? 0), total };
+}
+
+/** p50/p99 of the STS peer on its own: one presigned URL, sent by wrk straight to the peer. */
+async function stsRoundTrip(token: string): Promise<{ p50: number; p99: number }> {
+  const b64 = token.slice("k8s-aws-v1.".length).replaceAll("-", "+").replaceAll("_", "/");
+  const url = atob(b64 + "==".slice(0, (4 - (b64.length % 4)) % 4));
+  const out = await new Deno.Command("wrk", {
+    args: [
+      "-t1",
+      "-c4",
+      "-d3s",
+      "--latency",
+      "-H",
+      `x-k8s-aws-id: ${CLUSTER_ID}`,
+      "-H",
+      "accept: application/json",
+      url,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const raw = new TextDecoder().decode(out.stdout);
+  if (!out.success || /Non-2xx/.test(raw)) throw new Error(`the STS peer did not answer:\n${raw}`);
+  const pct = (p: string) => {
+    const m = raw.match(new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s|m)`, "m"));
+    return m ? parseMs(m[1]!, m[2]!) : NaN;
+  };
+  return { p50: pct("50"), p99: pct("99") };
 }
 
 async function peakRssMb(pid: number): Promise<number> {
@@ -146,6 +210,10 @@ async function heapFigures(metricsUrl: string, caFile: string): Promise<string> 
   return `heap used ${get("nodejs_heap_size_used_bytes").toFixed(1)} MB of ` +
     `${get("nodejs_heap_size_total_bytes").toFixed(1)} MB, external ` +
     `${get("nodejs_external_memory_bytes").toFixed(1)} MB`;
+}
+
+async function loadAverage(): Promise<string> {
+  return (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ");
 }
 
 async function currentRssMb(pid: number): Promise<number> {
@@ -223,7 +291,7 @@ async function main(): Promise<number> {
     args: [
       "-c",
       `exec "${Deno.execPath()}" run -A ${
-        Deno.env.get("BENCH_DENO_FLAGS") ?? ""
+        Deno.env.get("BENCH_DENO_FLAGS") ?? SERVER_V8_FLAGS
       } "${ROOT}main.ts" server --config "${configPath}" 2>"${STATE}/server.log"`,
     ],
     env: {
@@ -255,6 +323,15 @@ async function main(): Promise<number> {
     print(`machine: ${navigator.hardwareConcurrency} CPUs (server, STS peer and wrk share them)`);
     print();
 
+    // The STS round trip on its own: the peer's timer fires a little after the nominal latency,
+    // and that time is not the server's. Measured with one presigned URL sent straight to it.
+    const stsAlone = await stsRoundTrip(tokens.at(-1)!);
+    print(
+      `0. the STS peer alone (4 connections, no server): p50 ${stsAlone.p50.toFixed(2)} ms, ` +
+        `p99 ${stsAlone.p99.toFixed(2)} ms for the nominal ${STS_LATENCY} ms`,
+    );
+    print();
+
     print(`1. distinct valid tokens (every review calls STS), ${CONNECTIONS} connections:`);
     const caFile = `${STATE}/state/cert.pem`;
     const metricsUrl = url.replace(/\/authenticate$/, "/metrics");
@@ -269,9 +346,8 @@ async function main(): Promise<number> {
     print(`  throughput      ${miss.rps.toFixed(0)} reviews/s (${miss.requests} reviews)`);
     print(`  latency         p50 ${miss.p50.toFixed(2)} ms, p99 ${miss.p99.toFixed(2)} ms`);
     print(
-      `  p99 overhead    ${
-        (miss.p99 - STS_LATENCY).toFixed(2)
-      } ms beyond the ${STS_LATENCY} ms STS latency`,
+      `  p99 overhead    ${(miss.p99 - STS_LATENCY).toFixed(2)} ms beyond the ${STS_LATENCY} ms ` +
+        `STS latency (${(miss.p99 - stsAlone.p99).toFixed(2)} ms beyond the measured round trip)`,
     );
     print(
       `  STS calls       ${stsCalls} (non-2xx responses: ${miss.non2xx}; socket errors: ${miss.errors})`,
@@ -285,6 +361,12 @@ async function main(): Promise<number> {
       `  STS peer CPU    ${
         peerCpu.toFixed(0)
       } µs per call (SigV4 check; same machine, one JS thread)`,
+    );
+    print(`  wrk CPU         ${(miss.cpuMicros / miss.requests).toFixed(0)} µs per review`);
+    print(
+      `  machine         ${
+        (miss.machineBusy * 100).toFixed(0)
+      } % of ${navigator.hardwareConcurrency} CPUs busy; load average ${await loadAverage()}`,
     );
     print(
       `  peak RSS        ${(await peakRssMb(server.pid)).toFixed(1)} MB; ${await heapFigures(
@@ -301,7 +383,9 @@ async function main(): Promise<number> {
     print(
       `  overhead        p50 ${(quiet.p50 - STS_LATENCY).toFixed(2)} ms, p99 ${
         (quiet.p99 - STS_LATENCY).toFixed(2)
-      } ms beyond the ${STS_LATENCY} ms STS latency`,
+      } ms beyond the ${STS_LATENCY} ms STS latency; p50 ${
+        (quiet.p50 - stsAlone.p50).toFixed(2)
+      } ms, p99 ${(quiet.p99 - stsAlone.p99).toFixed(2)} ms beyond the measured STS round trip`,
     );
     print();
 
@@ -321,6 +405,12 @@ async function main(): Promise<number> {
       `  server CPU      ${hitCpu.toFixed(0)} µs per review (≈ ${
         (1e6 / hitCpu).toFixed(0)
       } reviews/s per core)`,
+    );
+    print(`  wrk CPU         ${(hit.cpuMicros / hit.requests).toFixed(0)} µs per review`);
+    print(
+      `  machine         ${
+        (hit.machineBusy * 100).toFixed(0)
+      } % of ${navigator.hardwareConcurrency} CPUs busy; load average ${await loadAverage()}`,
     );
     print(
       `  peak RSS        ${

@@ -141,12 +141,15 @@ interface ParsedReview {
   token: string;
 }
 
+// decode() without `stream` starts afresh on every call, so one decoder serves every request.
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
 /** Why a body is not an acceptable TokenReview; each message starts like the Go tool's. */
 function parseReview(body: Uint8Array): ParsedReview | string {
   if (body.byteLength === 0) return "expected a request body";
   let value: unknown;
   try {
-    value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
+    value = JSON.parse(utf8.decode(body));
   } catch {
     return "expected a request body to be a TokenReview";
   }

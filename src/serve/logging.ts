@@ -64,7 +64,10 @@ const LOGRUS_NAME: Record<LogLevel, string> = {
 };
 
 function messageText(record: LogRecord): string {
-  return record.message.map((part) => typeof part === "string" ? part : String(part)).join("");
+  const message = record.message;
+  // The common case (a plain message, no template values) needs no mapping.
+  if (message.length === 1 && typeof message[0] === "string") return message[0];
+  return message.map((part) => typeof part === "string" ? part : String(part)).join("");
 }
 
 function fieldText(value: unknown): string {
@@ -74,22 +77,36 @@ function fieldText(value: unknown): string {
   return typeof value === "object" && value !== null ? JSON.stringify(value) : String(value);
 }
 
+const NEEDS_QUOTES_RE = /[^\w./:@\-+]/;
+
 function quoteIfNeeded(text: string): string {
-  return text === "" || /[^\w./:@\-+]/.test(text) ? JSON.stringify(text) : text;
+  return text === "" || NEEDS_QUOTES_RE.test(text) ? JSON.stringify(text) : text;
+}
+
+// One review line per request: the timestamp text of the current millisecond is reused.
+let lastTimestamp = NaN;
+let lastTimeText = "";
+
+function timeText(timestamp: number): string {
+  if (timestamp !== lastTimestamp) {
+    lastTimeText = new Date(timestamp).toISOString();
+    lastTimestamp = timestamp;
+  }
+  return lastTimeText;
 }
 
 /** Formats a record as a logrus text line: `time="…" level=… msg="…" k=v …`. */
 export function logrusTextFormatter(record: LogRecord): string {
-  const parts = [
-    `time="${new Date(record.timestamp).toISOString()}"`,
-    `level=${LOGRUS_NAME[record.level]}`,
-    `msg=${quoteIfNeeded(messageText(record))}`,
-  ];
-  for (const key of Object.keys(record.properties).sort()) {
-    if (record.properties[key] === undefined) continue;
-    parts.push(`${key}=${quoteIfNeeded(fieldText(record.properties[key]))}`);
+  let line = `time="${timeText(record.timestamp)}" level=${LOGRUS_NAME[record.level]} msg=${
+    quoteIfNeeded(messageText(record))
+  }`;
+  const properties = record.properties;
+  for (const key of Object.keys(properties).sort()) {
+    const value = properties[key];
+    if (value === undefined) continue;
+    line += ` ${key}=${quoteIfNeeded(fieldText(value))}`;
   }
-  return parts.join(" ") + "\n";
+  return line + "\n";
 }
 
 /** Formats a record as a logrus JSON line: `{"level":…,"msg":…,"time":…, fields…}`. */
@@ -101,7 +118,7 @@ export function logrusJsonFormatter(record: LogRecord): string {
   }
   out.level = LOGRUS_NAME[record.level];
   out.msg = messageText(record);
-  out.time = new Date(record.timestamp).toISOString();
+  out.time = timeText(record.timestamp);
   return JSON.stringify(out) + "\n";
 }
 

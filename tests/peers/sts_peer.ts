@@ -656,16 +656,37 @@ export function startStsPeer(o: StsPeerOptions = {}): Promise<StsPeer> {
     return new Response(xml, { status: f.status, headers: { "content-type": "text/xml" } });
   }
 
-  function sleep(ms: number, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      if (ms <= 0 || signal.aborted) return resolve();
-      const done = () => {
-        clearTimeout(id);
-        signal.removeEventListener("abort", done);
-        resolve();
-      };
-      const id = setTimeout(done, ms);
-      signal.addEventListener("abort", done);
+  // Added latency: one timer for all waiting requests (ordered by deadline) instead of a timer
+  // and an abort listener per request. Under load a firing timer releases every request that is
+  // due, so their answers go out in one turn of the event loop; waking per request (and
+  // watching `req.signal`, which Deno implements with an op per request) cost the benchmark
+  // peer more CPU than checking the signature. A request waits at least its delay; `close()`
+  // releases every waiting request at once, so shutting down never waits out a long delay.
+  const sleepers: { due: number; wake: () => void }[] = [];
+  let sleepTimer: ReturnType<typeof setTimeout> | undefined;
+
+  function wakeDue(all = false): void {
+    sleepTimer = undefined;
+    const now = performance.now();
+    let n = 0;
+    while (n < sleepers.length && (all || sleepers[n]!.due <= now)) n++;
+    for (const s of sleepers.splice(0, n)) s.wake();
+    if (sleepers.length > 0) {
+      sleepTimer = setTimeout(wakeDue, Math.max(0, Math.ceil(sleepers[0]!.due - now)));
+    }
+  }
+
+  function sleep(ms: number): Promise<void> {
+    if (ms <= 0) return Promise.resolve();
+    return new Promise((wake) => {
+      const due = performance.now() + ms;
+      let i = sleepers.length;
+      while (i > 0 && sleepers[i - 1]!.due > due) i--;
+      sleepers.splice(i, 0, { due, wake });
+      if (i === 0) {
+        clearTimeout(sleepTimer);
+        sleepTimer = setTimeout(wakeDue, Math.ceil(ms));
+      }
     });
   }
 
@@ -675,8 +696,7 @@ export function startStsPeer(o: StsPeerOptions = {}): Promise<StsPeer> {
     lastRequest = { method: req.method, url: req.url, headers };
     const wantsJson = (headers["accept"] ?? "").includes("application/json");
     const delay = faults.latencyMs ?? o.latencyMs ?? 0;
-    // req.signal is only touched when needed: Deno warns about its legacy semantics on access.
-    if (delay > 0) await sleep(delay, req.signal);
+    if (delay > 0) await sleep(delay);
     const body = new Uint8Array(await req.arrayBuffer());
     if (faults.throttle) {
       return errorResponse(wantsJson, new StsFault(400, "Throttling", "Rate exceeded"));
@@ -806,7 +826,12 @@ export function startStsPeer(o: StsPeerOptions = {}): Promise<StsPeer> {
         get lastRequest() {
           return lastRequest;
         },
-        close: () => server.shutdown(),
+        close: () => {
+          const done = server.shutdown();
+          clearTimeout(sleepTimer);
+          wakeDue(true);
+          return done;
+        },
       });
     } catch (e) {
       reject(e);

@@ -329,6 +329,59 @@ Deno.test("32 timeout and body cap", async () => {
   }, { timeoutMs: 100, maxResponseBytes: 1000 });
 });
 
+for (const framing of ["content-length", "chunked"] as const) {
+  Deno.test(`32 a body that stops arriving times out (${framing})`, async () => {
+    // Headers arrive at once, then the body stalls: the deadline covers the body too, whether
+    // it is read in one go (declared length) or as a stream.
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const origin = `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
+    const conns: Deno.Conn[] = [];
+    const serving = (async () => {
+      for await (const conn of listener) {
+        conns.push(conn);
+        await conn.read(new Uint8Array(16384));
+        const head = framing === "content-length"
+          ? 'HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{"a":'
+          : 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\n{"a":\r\n';
+        await conn.write(new TextEncoder().encode(head));
+      }
+    })().catch(() => {});
+    try {
+      const v = new Verifier({
+        clusterId: "c1",
+        partition: "aws",
+        stsEndpointOverride: origin,
+        timeoutMs: 200,
+      });
+      const token = await presignToken(ALICE, origin, "c1");
+      const start = performance.now();
+      const e = await v.verify(token).catch((e) => e);
+      assert.ok(e instanceof STSError);
+      assert.equal(
+        e.message,
+        "sts getCallerIdentity failed: error reading HTTP result: timed out after 200 ms",
+      );
+      assert.ok(performance.now() - start < 1500, "the timeout did not apply to the body");
+    } finally {
+      listener.close();
+      for (const c of conns) c.close();
+      await serving;
+    }
+  });
+}
+
+Deno.test("32 a declared length over the cap is refused without reading the body", async () => {
+  await withPeer(async (peer, v, _rec, token) => {
+    peer.setFaults({ body: "x".repeat(5000) });
+    const e = await v.verify(token).catch((e) => e);
+    assert.ok(e instanceof STSError);
+    assert.equal(
+      e.message,
+      "sts getCallerIdentity failed: error reading HTTP result: the response is larger than 1000 bytes",
+    );
+  }, { maxResponseBytes: 1000 });
+});
+
 Deno.test("connection failure → STSError without the URL, and the metric hook", async () => {
   const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (probe.addr as Deno.NetAddr).port;
