@@ -31,6 +31,7 @@ import {
   artifactName,
   type BuildInfo,
   RELEASE_TARGETS,
+  RELEASE_V8_FLAGS,
   type ReleaseTarget,
   releaseTarget,
   repoRoot,
@@ -153,6 +154,7 @@ export function compileArgs(opts: {
     "--output",
     opts.output,
     ...RUNTIME_PERMISSIONS,
+    `--v8-flags=${RELEASE_V8_FLAGS}`,
     // Embed the npm packages the CLI reaches, not the whole lockfile (fast-check and friends).
     "--exclude-unused-npm",
     ...(opts.excludes ?? []).flatMap((p) => ["--exclude", p]),

@@ -7,7 +7,7 @@
  * The payload is then read back out of the binary and checked.
  */
 import assert from "node:assert/strict";
-import { RUNTIME_PERMISSIONS } from "../../scripts/build_info.ts";
+import { RELEASE_V8_FLAGS, RUNTIME_PERMISSIONS } from "../../scripts/build_info.ts";
 import { compileRelease } from "../../scripts/compile.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
@@ -179,8 +179,12 @@ Deno.test({
       const meta = value as {
         permissions: Record<string, unknown>;
         entrypoint_key: string;
+        v8_flags: string[];
       };
       assert.equal(meta.entrypoint_key, "main.ts");
+      // The server's heap limits travel with the binary (deploy/ runs it without flags); Deno
+      // puts its own V8 defaults in front of them.
+      assert.deepEqual(meta.v8_flags.slice(-2), RELEASE_V8_FLAGS.split(","));
       for (const [k, v] of Object.entries(expectedPermissions())) {
         assert.deepEqual(meta.permissions[k], v, `permission ${k}`);
       }
