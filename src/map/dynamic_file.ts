@@ -283,11 +283,7 @@ export class DynamicFileMapper implements Mapper {
 
   /** The explicit mapping for `id`, if any. */
   map(id: Identity): Promise<MappingMatch | undefined> {
-    try {
-      return Promise.resolve(this.source.store.lookup(id));
-    } catch (e) {
-      return Promise.reject(e);
-    }
+    return this.source.store.lookupAsync(id);
   }
 
   /** Whether the account is in the file's `mapAccounts`. */

@@ -55,11 +55,7 @@ export class MountedFileMapper implements Mapper {
 
   /** The explicit mapping for `id`, if any. */
   map(id: Identity): Promise<MappingMatch | undefined> {
-    try {
-      return Promise.resolve(this.store.lookup(id));
-    } catch (e) {
-      return Promise.reject(e);
-    }
+    return this.store.lookupAsync(id);
   }
 
   /** Whether the account is in `server.mapAccounts`. */

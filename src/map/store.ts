@@ -233,6 +233,15 @@ export class MappingStore {
     return { store, problems, warnings };
   }
 
+  /** {@link lookup} as the `Mapper.map` promise: a lookup error becomes a rejection. */
+  lookupAsync(id: Identity): Promise<MappingMatch | undefined> {
+    try {
+      return Promise.resolve(this.lookup(id));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
   /**
    * The explicit mapping for `id`, or `undefined`. The first matching entry in source order
    * wins; roles are looked at before users, as in the Go tool.
