@@ -321,7 +321,25 @@ function decodeReservedPrefixConfig(
         opts.warn?.(`server.reservedPrefixConfig[${i}]: unknown field "${k}" is ignored`);
       }
     }
-    out[mode] = prefixes;
+    // The mappers look their list up by canonical name, so an alias or a typo here would
+    // silently reserve nothing (the Go tool's behavior); resolve aliases and say so.
+    const canonical = canonicalBackendMode(mode);
+    if (canonical === undefined) {
+      opts.warn?.(
+        `server.reservedPrefixConfig[${i}]: backendmode ${
+          JSON.stringify(mode)
+        } names no backend (use one of ${BACKEND_MODES.join(", ")}); its prefixes reserve nothing`,
+      );
+      return;
+    }
+    if (canonical !== mode) {
+      opts.warn?.(
+        `server.reservedPrefixConfig[${i}]: backendmode ${
+          JSON.stringify(mode)
+        } is deprecated, use "${canonical}" instead`,
+      );
+    }
+    out[canonical] = prefixes;
   });
   return out;
 }

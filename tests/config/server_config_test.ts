@@ -300,3 +300,34 @@ Deno.test("garbage values are rejected with the key named", () => {
   );
   fails({ flags: { clusterID: "c", "server.ec2DescribeInstancesQps": -1 } }, /is negative/);
 });
+
+Deno.test("reservedPrefixConfig: deprecated backend names reserve for the canonical backend; unknown names warn", () => {
+  const warnings: string[] = [];
+  const c = build({
+    file: fileOf(`
+clusterID: c
+server:
+  reservedPrefixConfig:
+  - backendmode: ConfigMap
+    usernamePrefixReserveList: ["system:"]
+  - backendmode: File
+    usernamePrefixReserveList: ["eks:"]
+  - backendmode: dynamicfile
+    usernamePrefixReserveList: ["aws:"]
+`),
+  }, warnings);
+  // The mappers look lists up by canonical name: an alias must not silently reserve nothing.
+  assert.deepEqual(c.reservedPrefixConfig, { EKSConfigMap: ["system:"], MountedFile: ["eks:"] });
+  assert.ok(
+    warnings.includes(
+      'server.reservedPrefixConfig[0]: backendmode "ConfigMap" is deprecated, use "EKSConfigMap" instead',
+    ),
+    warnings.join("\n"),
+  );
+  assert.ok(
+    warnings.some((w) =>
+      w.startsWith('server.reservedPrefixConfig[2]: backendmode "dynamicfile" names no backend')
+    ),
+    warnings.join("\n"),
+  );
+});

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ConfigMapMapper, parseAwsAuth } from "../../src/map/config_map.ts";
 import { resolveDeps } from "../../src/map/mapper.ts";
+import { MappingStore } from "../../src/map/store.ts";
 import { identity, recordingLogger, recordingMetrics, waitFor } from "./_helpers.ts";
 import { deleteAwsAuth, putAwsAuth, startKube } from "./_kube.ts";
 
@@ -173,4 +174,22 @@ Deno.test("EKSConfigMap against kube-apiserver", async (t) => {
     await m.close();
     await kube.stop();
   }
+});
+
+Deno.test("parseAwsAuth: keys named __proto__ or constructor map nothing and pollute nothing", () => {
+  const p = parseAwsAuth({
+    mapRoles: `- __proto__: {rolearn: "arn:aws:iam::${ACCT}:role/Admin", username: admin}
+  rolearn: arn:aws:iam::${ACCT}:role/Other
+  username: other
+`,
+    mapUsers: `- constructor: {userarn: "arn:aws:iam::${ACCT}:user/Alice", username: alice}
+`,
+    mapAccounts: "- __proto__\n- constructor\n",
+  });
+  const { store } = MappingStore.build(p.roles ?? [], p.users ?? [], p.accounts ?? []);
+  assert.equal(store.lookup(ADMIN), undefined);
+  assert.equal(store.lookup(ALICE), undefined);
+  assert.equal(store.isAccountAllowed(ACCT), false);
+  assert.equal(store.lookup(identity(`arn:aws:iam::${ACCT}:role/Other`))?.username, "other");
+  assert.equal(({} as Record<string, unknown>).rolearn, undefined);
 });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { DynamicFileMapper, parseDynamicFile } from "../../src/map/dynamic_file.ts";
 import { resolveDeps } from "../../src/map/mapper.ts";
+import { MappingStore } from "../../src/map/store.ts";
 import { identity, recordingLogger, recordingMetrics, waitFor } from "./_helpers.ts";
 
 const ACCT = "123456789012";
@@ -202,4 +203,26 @@ Deno.test("user-id strict mode keys by user id and fails closed (case 39)", asyn
   } finally {
     await s.cleanup();
   }
+});
+
+Deno.test("keys named __proto__ or constructor map nothing and pollute nothing", () => {
+  // Raw text: an object literal's __proto__ would set the prototype instead of a key.
+  const hidden = `{"rolearn": "arn:aws:iam::${ACCT}:role/Admin", "username": "admin"}`;
+  const text = `{"__proto__": {"mapRoles": [${hidden}], "mapAccounts": ["${ACCT}"]},
+    "constructor": {"mapAccounts": ["${ACCT}"]},
+    "mapRoles": [{"__proto__": ${hidden}, "rolearn": "arn:aws:iam::${ACCT}:role/Other",
+      "username": "other"}],
+    "mapUsers": [{"constructor": {"userarn": "arn:aws:iam::${ACCT}:user/Alice"}}]}`;
+  const parsed = parseDynamicFile(text, "/etc/m.json");
+  const { store } = MappingStore.build(
+    parsed.roles ?? [],
+    parsed.users ?? [],
+    parsed.accounts ?? [],
+  );
+  assert.equal(store.lookup(ADMIN), undefined);
+  assert.equal(store.lookup(ALICE), undefined);
+  assert.equal(store.isAccountAllowed(ACCT), false);
+  assert.equal(store.lookup(identity(`arn:aws:iam::${ACCT}:role/Other`))?.username, "other");
+  assert.equal(({} as Record<string, unknown>).rolearn, undefined);
+  assert.equal(({} as Record<string, unknown>).mapAccounts, undefined);
 });
