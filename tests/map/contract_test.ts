@@ -244,9 +244,12 @@ function crd(kube: () => Kube): Harness {
         async set(fixture) {
           const { f, marker } = withMarker(fixture);
           await removeAll();
-          // Objects are created in order; equal creation seconds are ordered by name.
+          // Objects are created in order; equal creation seconds are ordered by name. The
+          // marker goes last: the watch delivers events in order, so once the marker is seen
+          // every other object has been seen too.
+          const markerEntry = f.roles[f.roles.length - 1]!;
           let i = 0;
-          for (const e of [...f.roles, ...f.users]) {
+          for (const e of [...fixture.roles, ...fixture.users, markerEntry]) {
             await putMapping(k.client, `m-${String(i++).padStart(3, "0")}`, {
               arn: e.arn,
               username: e.username,
