@@ -62,8 +62,10 @@ export interface CompileOptions {
   noCheck?: boolean;
   /** The `deno` executable; default: the one running this script. */
   deno?: string;
-  /** Runs one `deno compile`; default spawns `deno` and fails on a non-zero exit. */
+  /** Runs one `deno check` or `deno compile`; default spawns `deno` and fails on non-zero. */
   runner?: CompileRunner;
+  /** The environment the children inherit (minus `DENORT_BIN`); default: this process's. */
+  env?: Record<string, string>;
 }
 
 /** Runs `deno` with `args` in `cwd` with exactly the environment `env`. */
@@ -209,15 +211,18 @@ export async function compileRelease(opts: CompileOptions): Promise<Artifact[]> 
   try {
     const excludes = await npmExcludePaths(await npmCacheDir(deno, staged.dir));
     // The child gets DENORT_BIN exactly when the caller chose one, never by inheritance.
-    const env = Deno.env.toObject();
+    const env = { ...(opts.env ?? Deno.env.toObject()) };
     delete env.DENORT_BIN;
     env.NO_COLOR = "1";
+    // Type-check once, apart from compiling: `deno compile --v8-flags` also applies the
+    // release heap limits to the compiler's own type-check, which does not fit in them.
+    if (!opts.noCheck) await runner(["check", staged.entry], { cwd: staged.dir, env });
     if (opts.denortBin !== undefined) env.DENORT_BIN = opts.denortBin;
     for (const target of targets) {
       const name = artifactName(opts.info.version, target);
       const output = `${outDir}/${name}`;
       await runner(
-        compileArgs({ entry: staged.entry, output, target, excludes, noCheck: opts.noCheck }),
+        compileArgs({ entry: staged.entry, output, target, excludes, noCheck: true }),
         { cwd: staged.dir, env },
       );
       artifacts.push({ target, name, sha256: await sha256File(output) });

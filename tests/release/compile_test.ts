@@ -275,19 +275,26 @@ Deno.test("all five targets: one `deno compile` each, names, and SHA256SUMS for 
   // runs the real thing.
   const dir = await Deno.makeTempDir({ prefix: "aia-compile-test-" });
   const calls: { args: string[]; env: Record<string, string> }[] = [];
-  const inheritedDenort = Deno.env.get("DENORT_BIN");
-  Deno.env.set("DENORT_BIN", "/must/not/leak");
   try {
     const artifacts = await compileRelease({
       root: ROOT,
       outDir: `${dir}/dist`,
       info: { version: "2.0.0", commit: COMMIT },
+      // An inherited DENORT_BIN must not reach the children (tests run in one process, so the
+      // parent environment is passed in rather than set on Deno.env).
+      env: { ...Deno.env.toObject(), DENORT_BIN: "/must/not/leak" },
       runner: async (args, opts) => {
         calls.push({ args, env: opts.env });
+        if (args[0] !== "compile") return;
         const out = args[args.indexOf("--output") + 1]!;
         await Deno.writeTextFile(out, `binary for ${args[args.indexOf("--target") + 1]}`);
       },
     });
+    // One type-check without the release V8 flags, then every compile skips checking.
+    assert.equal(calls[0]?.args[0], "check");
+    assert.ok(!calls[0]!.args.some((a) => a.startsWith("--v8-flags")));
+    assert.equal(calls[0]!.env.DENORT_BIN, undefined);
+    calls.shift();
     assert.deepEqual(calls.map((c) => c.args[c.args.indexOf("--target") + 1]), [
       "x86_64-unknown-linux-gnu",
       "aarch64-unknown-linux-gnu",
@@ -297,6 +304,7 @@ Deno.test("all five targets: one `deno compile` each, names, and SHA256SUMS for 
     ]);
     for (const c of calls) {
       assert.equal(c.env.DENORT_BIN, undefined, "a runtime is downloaded per target");
+      assert.ok(c.args.includes("--no-check"));
       assert.ok(c.args.includes("--allow-sys=homedir,osRelease,uid"));
       assert.match(c.args.at(-1)!, /aia-release-[^/]+\/main\.ts$/);
     }
@@ -314,8 +322,6 @@ Deno.test("all five targets: one `deno compile` each, names, and SHA256SUMS for 
     }
     assert.equal(await Deno.readTextFile(`${dir}/dist/SHA256SUMS`), lines.join(""));
   } finally {
-    if (inheritedDenort === undefined) Deno.env.delete("DENORT_BIN");
-    else Deno.env.set("DENORT_BIN", inheritedDenort);
     await Deno.remove(dir, { recursive: true });
   }
 });
