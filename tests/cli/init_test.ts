@@ -26,23 +26,39 @@ async function sans(certPath: string): Promise<string[]> {
 
 Deno.test("init writes cert, key and kubeconfig to the configured paths, honouring --address", async () => {
   const dir = await Deno.makeTempDir();
-  const cwd = Deno.cwd();
   try {
     const work = `${dir}/work`;
     await Deno.mkdir(work);
-    Deno.chdir(work);
     const config = `${dir}/config.yaml`;
     await Deno.writeTextFile(
       config,
       `clusterID: init-test\nserver:\n  port: 4443\n  stateDir: ${dir}/state\n` +
         `  generateKubeconfig: ${dir}/etc/kubeconfig.yaml\n`,
     );
-    const io = capture();
-    const code = await runInit(
-      ["-c", config, "--address", "10.1.2.3", "--hostname", "auth.example.com"],
-      io.deps,
-    );
-    assert.equal(code, 0, io.err());
+    // A separate process in its own working directory: test modules share one process, so
+    // changing this one's directory would move every other test's relative paths.
+    const run = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "--config",
+        new URL("../../deno.json", import.meta.url).pathname,
+        new URL("../../main.ts", import.meta.url).pathname,
+        "init",
+        "-c",
+        config,
+        "--address",
+        "10.1.2.3",
+        "--hostname",
+        "auth.example.com",
+      ],
+      cwd: work,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    const io = { out: () => dec.decode(run.stdout), err: () => dec.decode(run.stderr) };
+    assert.equal(run.code, 0, io.err());
     assert.match(io.out(), /^Authenticator Version: "[^"]*", "[^"]*"\n$/);
     assert.match(io.err(), new RegExp(`certificate generated at ${dir}/state/cert\\.pem`));
     assert.match(io.err(), new RegExp(`key generated at ${dir}/state/key\\.pem`));
@@ -76,7 +92,6 @@ Deno.test("init writes cert, key and kubeconfig to the configured paths, honouri
     assert.equal(await Deno.readTextFile(`${dir}/state/cert.pem`), before);
     assert.match(again.err(), /loaded existing keypair/);
   } finally {
-    Deno.chdir(cwd);
     await Deno.remove(dir, { recursive: true });
   }
 });
