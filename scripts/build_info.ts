@@ -286,3 +286,19 @@ export function writeText(stream: { writeSync(p: Uint8Array): number }, text: st
   let off = 0;
   while (off < bytes.length) off += stream.writeSync(bytes.subarray(off));
 }
+
+/**
+ * Runs a release script's `main` when the file is the entry point: exits with its code, or
+ * prints `<name>: <message>` and exits 1 on an error.
+ */
+export async function runScript(
+  name: string,
+  main: (args: string[]) => Promise<number>,
+): Promise<void> {
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (e) {
+    writeText(Deno.stderr, `${name}: ${e instanceof Error ? e.message : String(e)}\n`);
+    Deno.exit(1);
+  }
+}

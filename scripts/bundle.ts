@@ -24,6 +24,7 @@ import {
   repoRoot,
   resolveBuildInfo,
   runChecked,
+  runScript,
   RUNTIME_PERMISSIONS,
   stageSources,
   writeText,
@@ -96,11 +97,4 @@ async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) {
-  try {
-    Deno.exit(await main(Deno.args));
-  } catch (e) {
-    writeText(Deno.stderr, `bundle: ${e instanceof Error ? e.message : String(e)}\n`);
-    Deno.exit(1);
-  }
-}
+if (import.meta.main) await runScript("bundle", main);

@@ -37,6 +37,7 @@ import {
   repoRoot,
   resolveBuildInfo,
   runChecked,
+  runScript,
   RUNTIME_PERMISSIONS,
   sha256File,
   stageSources,
@@ -276,11 +277,4 @@ async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) {
-  try {
-    Deno.exit(await main(Deno.args));
-  } catch (e) {
-    writeText(Deno.stderr, `compile: ${e instanceof Error ? e.message : String(e)}\n`);
-    Deno.exit(1);
-  }
-}
+if (import.meta.main) await runScript("compile", main);

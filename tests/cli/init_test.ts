@@ -4,6 +4,7 @@ import * as x509 from "@peculiar/x509";
 import { parse as parseYaml } from "yaml";
 import { runInit } from "../../src/cli/init.ts";
 import type { CliDeps } from "../../src/cli/cli_flags.ts";
+import { runMain } from "./_main.ts";
 
 function capture(env: Record<string, string> = {}) {
   const out: string[] = [];
@@ -37,27 +38,11 @@ Deno.test("init writes cert, key and kubeconfig to the configured paths, honouri
     );
     // A separate process in its own working directory: test modules share one process, so
     // changing this one's directory would move every other test's relative paths.
-    const run = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        "--config",
-        new URL("../../deno.json", import.meta.url).pathname,
-        new URL("../../main.ts", import.meta.url).pathname,
-        "init",
-        "-c",
-        config,
-        "--address",
-        "10.1.2.3",
-        "--hostname",
-        "auth.example.com",
-      ],
-      cwd: work,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const dec = new TextDecoder();
-    const io = { out: () => dec.decode(run.stdout), err: () => dec.decode(run.stderr) };
+    const run = await runMain(
+      ["init", "-c", config, "--address", "10.1.2.3", "--hostname", "auth.example.com"],
+      { cwd: work },
+    );
+    const io = { out: () => run.out, err: () => run.err };
     assert.equal(run.code, 0, io.err());
     assert.match(io.out(), /^Authenticator Version: "[^"]*", "[^"]*"\n$/);
     assert.match(io.err(), new RegExp(`certificate generated at ${dir}/state/cert\\.pem`));

@@ -1,20 +1,9 @@
 import assert from "node:assert/strict";
 import { COMMANDS, findCommand, rootHelp } from "../../main.ts";
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+import { runMain } from "./_main.ts";
 
-async function run(...args: string[]) {
-  const o = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", MAIN, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: o.code,
-    out: new TextDecoder().decode(o.stdout),
-    err: new TextDecoder().decode(o.stderr),
-  };
-}
+const run = (...args: string[]) => runMain(args);
 
 Deno.test("the sub-command is found after global flags and their values", () => {
   assert.deepEqual(findCommand(["-i", "x", "token", "-r", "y"]), {

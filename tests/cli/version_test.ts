@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { versionText } from "../../src/cli/version.ts";
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+import { runMain } from "./_main.ts";
 
 Deno.test("version formats: one-line JSON omitting empties, YAML with all fields, short", () => {
   assert.deepEqual(
@@ -30,18 +30,7 @@ Deno.test("version formats: one-line JSON omitting empties, YAML with all fields
 });
 
 Deno.test("`main.ts version` prints the stamped constants and exits 0 even for a bad -o", async () => {
-  const run = async (...args: string[]) => {
-    const o = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--quiet", MAIN, ...args],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    return {
-      code: o.code,
-      out: new TextDecoder().decode(o.stdout),
-      err: new TextDecoder().decode(o.stderr),
-    };
-  };
+  const run = (...args: string[]) => runMain(args);
   assert.deepEqual(await run("version"), { code: 0, out: '{"Version":"unversioned"}\n', err: "" });
   assert.deepEqual(await run("version", "-s"), { code: 0, out: "unversioned\n", err: "" });
   assert.deepEqual(await run("version", "-o", "xml"), {

@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { pythonJson } from "./python_json.ts";
 import { type PeerPrincipal, startStsPeer, type StsPeer } from "./sts_peer.ts";
 
 const ALICE: PeerPrincipal = {
@@ -48,21 +49,8 @@ interface BotoCreds {
   st?: string;
 }
 
-async function boto(cfg: Record<string, unknown>): Promise<unknown> {
-  const p = new Deno.Command("python3", {
-    args: ["-c", BOTO],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-    env: { AWS_CONFIG_FILE: "/dev/null", AWS_SHARED_CREDENTIALS_FILE: "/dev/null" },
-  }).spawn();
-  const w = p.stdin.getWriter();
-  await w.write(new TextEncoder().encode(JSON.stringify(cfg)));
-  await w.close();
-  const out = await p.output();
-  const stderr = new TextDecoder().decode(out.stderr);
-  assert.equal(out.code, 0, stderr);
-  return JSON.parse(new TextDecoder().decode(out.stdout));
+function boto(cfg: Record<string, unknown>): Promise<unknown> {
+  return pythonJson(BOTO, cfg);
 }
 
 function presign(peer: StsPeer, c: BotoCreds, cluster: string, region = "us-west-2") {

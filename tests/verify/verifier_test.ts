@@ -19,6 +19,7 @@ import {
   startStsPeer,
   type StsPeer,
 } from "../peers/sts_peer.ts";
+import { pythonJson } from "../peers/python_json.ts";
 import { presignToken, tokenOf, urlOf } from "./fixtures.ts";
 
 const ALICE: PeerPrincipal = {
@@ -76,27 +77,16 @@ async function botoToken(
 ): Promise<
   { token: string; creds?: { accessKeyId: string; secretAccessKey: string; sessionToken: string } }
 > {
-  const p = new Deno.Command("python3", {
-    args: ["-c", BOTO],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-    env: { AWS_CONFIG_FILE: "/dev/null", AWS_SHARED_CREDENTIALS_FILE: "/dev/null" },
-  }).spawn();
-  const w = p.stdin.getWriter();
-  await w.write(
-    new TextEncoder().encode(JSON.stringify({
-      ak: ALICE.accessKeyId,
-      sk: ALICE.secretAccessKey,
-      endpoint: peer.url,
-      cluster: "prod",
-      ...cfg,
-    })),
-  );
-  await w.close();
-  const out = await p.output();
-  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-  const r = JSON.parse(new TextDecoder().decode(out.stdout));
+  const r = await pythonJson(BOTO, {
+    ak: ALICE.accessKeyId,
+    sk: ALICE.secretAccessKey,
+    endpoint: peer.url,
+    cluster: "prod",
+    ...cfg,
+  }) as {
+    url: string;
+    creds?: { accessKeyId: string; secretAccessKey: string; sessionToken: string };
+  };
   return { token: tokenOf(r.url), creds: r.creds };
 }
 
