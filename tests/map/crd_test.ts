@@ -54,21 +54,21 @@ Deno.test("CRD backend against kube-apiserver", async (t) => {
             `arn:aws:iam::${ACCT}:role/admin`,
       );
       const obj = await getMapping(kube.client, "admin");
-      const events = await kube.client.request<
-        {
-          items: {
-            reason: string;
-            message: string;
-            type: string;
-            source: { component: string };
-            involvedObject: { kind: string; name: string; uid: string };
-          }[];
-        }
-      >(
-        "GET",
-        "/api/v1/namespaces/default/events",
-      );
-      const synced = events.items.filter((e) => e.involvedObject.name === "admin");
+      type EventList = {
+        items: {
+          reason: string;
+          message: string;
+          type: string;
+          source: { component: string };
+          involvedObject: { kind: string; name: string; uid: string };
+        }[];
+      };
+      const adminEvents = async () =>
+        (await kube.client.request<EventList>("GET", "/api/v1/namespaces/default/events"))
+          .items.filter((e) => e.involvedObject.name === "admin");
+      // The writer posts the event after the status PUT, so the status can be seen first.
+      await waitFor("Synced event posted", async () => (await adminEvents()).length > 0);
+      const synced = await adminEvents();
       assert.equal(synced.length, 1);
       assert.equal(synced[0]!.reason, "Synced");
       assert.equal(synced[0]!.message, "Identity synced successfully");
