@@ -2,7 +2,8 @@
  * Whole-process timing of `main.ts token` with static credentials, next to the two reference
  * points the issue names: `deno run` of an empty script (the floor) and `aws eks get-token`
  * with the same credentials; plus a token-cache hit. Every command runs `--runs` times
- * (default 21), interleaved, and the median wall time is reported.
+ * (default 21), interleaved, and the median wall time is reported. A reference row times
+ * `scripts/bench/aws4fetch_presign.ts`, the bare minimum a token needs from the mandated signer.
  *
  * Usage: deno run -A scripts/bench_token.ts [--runs N] [--flags="<deno run flags>"]...
  * Each `--flags` value is one variant of `deno run` flags measured for both the floor and
@@ -18,6 +19,7 @@ import { parseArgs } from "node:util";
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const MAIN = `${ROOT}/main.ts`;
 const EMPTY = `${ROOT}/scripts/bench/empty.ts`;
+const A4F = `${ROOT}/scripts/bench/aws4fetch_presign.ts`;
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -91,6 +93,12 @@ const commands: Record<string, string[]> = {};
 for (const v of variants) {
   const f = v.split(/\s+/).filter(Boolean);
   commands[`floor    | deno run ${v} scripts/bench/empty.ts`] = [deno, "run", ...f, EMPTY];
+  commands[`a4f-only | deno run ${v} scripts/bench/aws4fetch_presign.ts`] = [
+    deno,
+    "run",
+    ...f,
+    A4F,
+  ];
   commands[`token    | deno run ${v} main.ts token -i bench`] = [
     deno,
     "run",
@@ -145,17 +153,26 @@ try {
   out(
     `load average (1/5/15 min): ${loadBefore} before, ${load()} after (${navigator.hardwareConcurrency} CPUs)`,
   );
-  out("median (min in brackets: the least-disturbed run on a shared machine)\n");
+  out(
+    "median (min in brackets: the least-disturbed run on a shared machine);\n" +
+      "ratios: median/median [min/min] {median of per-round ratios: each round runs every\n" +
+      "command back to back, so this pairing cancels the machine's slow drifts}\n",
+  );
   const fmt = (k: string) => `${med[k]!.toFixed(1)} ms [${min[k]!.toFixed(1)}]`;
+  const paired = (a: string, b: string) => median(times[a]!.map((x, i) => x / times[b]![i]!));
   const ratio = (a: string, b: string) =>
-    `${(med[a]! / med[b]!).toFixed(2)}x [${(min[a]! / min[b]!).toFixed(2)}x]`;
+    `${(med[a]! / med[b]!).toFixed(2)}x [${(min[a]! / min[b]!).toFixed(2)}x] {${
+      paired(a, b).toFixed(2)
+    }x}`;
   const awsKey = Object.keys(commands).find((k) => k.startsWith("aws-cli"));
   for (const v of variants) {
     const floor = `floor    | deno run ${v} scripts/bench/empty.ts`;
+    const a4f = `a4f-only | deno run ${v} scripts/bench/aws4fetch_presign.ts`;
     const tok = `token    | deno run ${v} main.ts token -i bench`;
     const hit = `tok-hit  | deno run ${v} main.ts token -i bench --token-cache`;
     out(`flags: ${v}`);
     out(`  floor (empty script)    ${fmt(floor)}`);
+    out(`  aws4fetch presign only  ${fmt(a4f)}  = ${ratio(a4f, floor)} floor`);
     out(
       `  token (static creds)    ${fmt(tok)}  = ${ratio(tok, floor)} floor` +
         (awsKey ? `; aws eks get-token is ${ratio(awsKey, tok)} slower` : ""),
