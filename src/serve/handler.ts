@@ -72,15 +72,43 @@ const TEXT_TYPE = "text/plain; charset=utf-8";
 class BodyTooLarge extends Error {}
 class BodyTimeout extends Error {}
 
+/** Bodies up to this size are sent as one chunk (see {@link respond}). */
+const SINGLE_CHUNK_MAX = 16 * 1024;
+
+const encoder = new TextEncoder();
+
+/**
+ * A response whose small body is a one-chunk stream rather than a fixed-length body. Over TLS,
+ * `Deno.serve` leaves Nagle's algorithm on and writes a fixed-length HTTP/1.1 body (of more than
+ * ~300 bytes) apart from its headers, so every review on a kept-alive HTTP/1.1 connection waited
+ * for the client's delayed ACK: a steady 40 ms per review (measured with wrk and with
+ * `curl --http1.1`). A chunked body leaves in the same write as the headers. HTTP/2 clients
+ * (kube-apiserver's default) see only different framing. Building the stream here, once, costs
+ * less than re-reading a finished response to re-wrap it.
+ */
+function respond(status: number, body: string, headers: Record<string, string>): Response {
+  const bytes = encoder.encode(body);
+  if (bytes.byteLength === 0 || bytes.byteLength > SINGLE_CHUNK_MAX) {
+    return new Response(bytes, { status, headers });
+  }
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(bytes);
+      controller.close();
+    },
+  });
+  return new Response(stream, { status, headers });
+}
+
 function text(status: number, body: string): Response {
-  return new Response(body, {
-    status,
-    headers: { "content-type": TEXT_TYPE, "x-content-type-options": "nosniff" },
+  return respond(status, body, {
+    "content-type": TEXT_TYPE,
+    "x-content-type-options": "nosniff",
   });
 }
 
 function json(status: number, body: string): Response {
-  return new Response(body, { status, headers: { "content-type": JSON_TYPE } });
+  return respond(status, body, { "content-type": JSON_TYPE });
 }
 
 /**
@@ -90,13 +118,13 @@ function json(status: number, body: string): Response {
 async function readCapped(req: Request, limit: number, timeoutMs: number): Promise<Uint8Array> {
   const declared = req.headers.get("content-length");
   if (declared !== null && Number(declared) > limit) throw new BodyTooLarge();
-  if (req.body === null) return new Uint8Array();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new BodyTimeout()), timeoutMs);
   });
   // With a declared length within the limit, the runtime reads the body natively in one go;
   // the server rejects a body longer than its Content-Length, so this cannot overrun the cap.
+  // `req.body` is not touched first: that would turn the one-shot read into a JS stream.
   if (declared !== null && /^[0-9]+$/.test(declared)) {
     try {
       const bytes = await Promise.race([req.bytes(), deadline]);
@@ -104,11 +132,15 @@ async function readCapped(req: Request, limit: number, timeoutMs: number): Promi
       if (bytes.byteLength > limit) throw new BodyTooLarge();
       return bytes;
     } catch (err) {
-      await req.body.cancel().catch(() => {});
+      await req.body?.cancel().catch(() => {});
       throw err;
     } finally {
       clearTimeout(timer);
     }
+  }
+  if (req.body === null) {
+    clearTimeout(timer);
+    return new Uint8Array();
   }
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -229,6 +261,19 @@ function remoteOf(info: RequestInfo | undefined): string {
     : `${addr.hostname}:${addr.port ?? ""}`;
 }
 
+/** The path of an absolute URL as written (no normalization), or `""`. */
+function rawPath(url: string): string {
+  const scheme = url.indexOf("://");
+  const start = scheme < 0 ? -1 : url.indexOf("/", scheme + 3);
+  if (start < 0) return "";
+  const query = url.indexOf("?", start);
+  const fragment = url.indexOf("#", start);
+  let end = url.length;
+  if (query >= 0) end = query;
+  if (fragment >= 0 && fragment < end) end = fragment;
+  return url.slice(start, end);
+}
+
 /** Builds the server's request handler. */
 export function createHandler(
   deps: HandlerDeps,
@@ -336,12 +381,14 @@ export function createHandler(
   }
 
   return async (req: Request, info?: RequestInfo): Promise<Response> => {
-    const path = new URL(req.url).pathname;
+    // The review path is checked on the raw text first: a URL parse per review is measurable,
+    // and only an exact `/authenticate` takes the shortcut, so the outcome is the same.
+    const path = rawPath(req.url) === "/authenticate" ? "/authenticate" : new URL(req.url).pathname;
     if (path === "/authenticate") return await authenticate(req, info);
-    if (path === "/healthz") return new Response("ok", { headers: { "content-type": TEXT_TYPE } });
+    if (path === "/healthz") return respond(200, "ok", { "content-type": TEXT_TYPE });
     if (path === "/metrics" && deps.metrics !== undefined) {
-      return new Response(await deps.metrics.render(), {
-        headers: { "content-type": deps.metrics.contentType },
+      return respond(200, await deps.metrics.render(), {
+        "content-type": deps.metrics.contentType,
       });
     }
     return text(404, "404 page not found\n");

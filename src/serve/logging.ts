@@ -1,7 +1,8 @@
 /**
  * Server logging through `@logtape/logtape`, formatted like the Go tool's logrus output
  * (`time="…" level=info msg="…" key=value`, or one JSON object per line) so existing log
- * pipelines keep parsing it. Logs go to stderr, as in the Go tool.
+ * pipelines keep parsing it. Logs go to stderr, as in the Go tool, a few milliseconds at a time
+ * (see {@link LineBuffer}).
  *
  * Nothing here knows about tokens: the handler never passes a token or presigned URL as a field,
  * and {@link redactSecrets} scrubs error texts that could quote one.
@@ -10,6 +11,7 @@
  */
 
 import { configure, getLogger, type LogLevel, type LogRecord, type Sink } from "@logtape/logtape";
+import { LineBuffer } from "./line_buffer.ts";
 
 /** The logger shape the server code needs; a logtape `Logger` satisfies it. */
 export interface ServerLogger {
@@ -128,16 +130,21 @@ export interface LoggingOptions {
   format: string;
   /** A logrus level name (`info`, `debug`, …). */
   verbosity: string;
-  /** Where formatted lines go; defaults to synchronous writes to stderr. */
-  write?: (line: string) => void;
+  /**
+   * Where formatted lines go (`urgent` for errors); defaults to stderr, batched by a
+   * {@link LineBuffer}.
+   */
+  write?: (line: string, urgent: boolean) => void;
 }
 
-const encoder = new TextEncoder();
-
-function stderrWrite(line: string): void {
-  const bytes = encoder.encode(line);
-  let written = 0;
-  while (written < bytes.length) written += Deno.stderr.writeSync(bytes.subarray(written));
+/**
+ * Lines to stderr through a {@link LineBuffer}: at most a few milliseconds late, errors at
+ * once, and whatever is left when the process exits (Deno dispatches `unload` on `Deno.exit`).
+ */
+function bufferedStderr(): (line: string, urgent: boolean) => void {
+  const buffer = new LineBuffer();
+  globalThis.addEventListener("unload", () => buffer.flush());
+  return (line, urgent) => buffer.write(line, urgent);
 }
 
 /**
@@ -148,8 +155,9 @@ export async function configureLogging(options: LoggingOptions): Promise<ServerL
   const level = parseLogVerbosity(options.verbosity);
   const known = options.format === "text" || options.format === "json";
   const formatter = options.format === "json" ? logrusJsonFormatter : logrusTextFormatter;
-  const write = options.write ?? stderrWrite;
-  const sink: Sink = (record) => write(formatter(record));
+  const write = options.write ?? bufferedStderr();
+  const sink: Sink = (record) =>
+    write(formatter(record), record.level === "error" || record.level === "fatal");
   await configure({
     reset: true,
     sinks: { out: sink },

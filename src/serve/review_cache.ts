@@ -7,7 +7,7 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { Identity } from "../verify/mod.ts";
 
 /** The part of `Verifier` the cache drives: a local check, then the STS call. */
@@ -45,7 +45,7 @@ interface Entry {
 // Synchronous on purpose: WebCrypto's digest is async and, on the cache-hit path, its round
 // trip through the thread pool costs more than the whole rest of a review.
 function tokenKey(token: string): string {
-  return createHash("sha256").update(token).digest("base64");
+  return hash("sha256", token, "base64");
 }
 
 /** A verifier front that deduplicates and caches successful verifications. */

@@ -11,34 +11,6 @@ import type { RequestInfo } from "./handler.ts";
 import { joinHostPort, renderWebhookKubeconfig, writeWebhookKubeconfig } from "./kubeconfig.ts";
 import type { ServerLogger } from "./logging.ts";
 
-/** Bodies up to this size are sent as one chunk (see {@link singleChunk}). */
-const SINGLE_CHUNK_MAX = 16 * 1024;
-
-/**
- * Re-sends a small response body as a single-chunk stream. Over TLS, `Deno.serve` leaves
- * Nagle's algorithm on and writes a fixed-length HTTP/1.1 body (of more than ~300 bytes) apart
- * from its headers, so every review on a kept-alive HTTP/1.1 connection waited for the client's
- * delayed ACK: a steady 40 ms per review (measured with wrk and with `curl --http1.1`). A chunked
- * body leaves in the same write as the headers. HTTP/2 clients (kube-apiserver's default) were
- * not affected, and are not changed by this beyond the framing.
- */
-async function singleChunk(response: Response): Promise<Response> {
-  if (response.body === null) return response;
-  const bytes = await response.bytes();
-  if (bytes.byteLength === 0 || bytes.byteLength > SINGLE_CHUNK_MAX) {
-    return new Response(bytes, { status: response.status, headers: response.headers });
-  }
-  const headers = new Headers(response.headers);
-  headers.delete("content-length");
-  const body = new ReadableStream<Uint8Array>({
-    start(controller) {
-      controller.enqueue(bytes);
-      controller.close();
-    },
-  });
-  return new Response(body, { status: response.status, headers });
-}
-
 /** Options of {@link listen}. */
 export interface ListenOptions {
   /** Listen IP of the webhook (and of the health listener, port decision 14). */
@@ -136,7 +108,7 @@ export async function listen(options: ListenOptions): Promise<RunningServer> {
         log.error("request failed", { error: (err as Error)?.message ?? String(err) });
         return new Response("internal server error\n", { status: 500 });
       },
-    }, async (req, info) => await singleChunk(await options.handler(req, info)));
+    }, options.handler);
   } catch (err) {
     if (
       err instanceof Deno.errors.InvalidData || /certificate|private key|pem/i.test(String(err))

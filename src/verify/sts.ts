@@ -42,7 +42,6 @@ export interface StsCallOptions {
 
 /** Reads at most `max` bytes of a body; `undefined` when it is longer. */
 async function readCapped(res: Response, max: number): Promise<Uint8Array | undefined> {
-  if (!res.body) return new Uint8Array();
   const declared = res.headers.get("content-length");
   // An unencoded body with a declared length arrives as exactly that many bytes, so it is read
   // natively in one go (half the CPU of a stream reader on the per-review path). Not with a
@@ -50,13 +49,14 @@ async function readCapped(res: Response, max: number): Promise<Uint8Array | unde
   // bytes.
   if (declared !== null && /^[0-9]{1,15}$/.test(declared) && !res.headers.has("content-encoding")) {
     if (Number(declared) > max) {
-      await res.body.cancel();
+      await res.body?.cancel();
       return undefined;
     }
     const bytes = await res.bytes();
     // Only a Response built in memory can carry more than it declares; refuse it all the same.
     return bytes.byteLength > max ? undefined : bytes;
   }
+  if (!res.body) return new Uint8Array();
   const reader = res.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;

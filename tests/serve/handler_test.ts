@@ -277,6 +277,36 @@ Deno.test("healthz, metrics and 404", async () => {
   assert.equal(await nf.text(), "404 page not found\n");
 });
 
+Deno.test("the review path: query ignored, dot segments resolved, other spellings 404", async () => {
+  const { handler, outcomes } = setup();
+  const at = (url: string) =>
+    handler(new Request(url, { method: "POST", body: review(GOOD_TOKEN) }));
+  for (
+    const url of [
+      "https://127.0.0.1:21362/authenticate?timeout=30s",
+      "https://127.0.0.1:21362/authenticate#frag",
+      "https://127.0.0.1:21362/x/../authenticate",
+    ]
+  ) {
+    const res = await at(url);
+    assert.equal(res.status, 200, url);
+    await res.body?.cancel();
+  }
+  for (
+    const url of [
+      "https://127.0.0.1:21362/authenticate/",
+      "https://127.0.0.1:21362/Authenticate",
+      "https://127.0.0.1:21362/authenticatex",
+      "https://127.0.0.1:21362/",
+    ]
+  ) {
+    const res = await at(url);
+    assert.equal(res.status, 404, url);
+    await res.body?.cancel();
+  }
+  assert.deepEqual(outcomes, ["success", "success", "success"]);
+});
+
 Deno.test("logs never contain the token or a presigned URL, even when errors quote them", async () => {
   const url = "https://sts.amazonaws.com/?Action=GetCallerIdentity&X-Amz-Signature=deadbeef";
   const token = "k8s-aws-v1." + btoa(url).replace(/=+$/, "");

@@ -93,7 +93,7 @@ Deno.test("HTTPS round trip with the kubeconfig's CA, through the real verifier 
         assert.equal(user.uid, "aws-iam-authenticator:123456789012:AIDAALICEEXAMPLE");
         assert.deepEqual(user.groups, ["devs"]);
 
-        // HTTP/1.1 clients get the same answer (as one chunk; see singleChunk in server.ts).
+        // HTTP/1.1 clients get the same answer (as one chunk; see respond in handler.ts).
         const h1 = await httpsRequest(url, ca, {
           method: "POST",
           http1: true,
