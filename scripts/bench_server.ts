@@ -13,7 +13,9 @@
  * review of the server, the peer and wrk (they share the machine), and the server's peak RSS
  * (VmHWM). The server runs with the V8 flags users get by default (`SERVER_V8_FLAGS`). Needs
  * `wrk` (`apt-get install wrk`). Options: `--duration 10` (seconds), `--connections 64`,
- * `--threads 2`, `--sts-latency 20` (ms). Environment: `BENCH_DENO_FLAGS` (replaces the V8
+ * `--threads 2`, `--sts-latency 20` (ms), `--reference` (drive `scripts/bench/reference_server.ts`,
+ * a bare `Deno.serve` + `fetch` forwarder, instead of the server: the runtime's ceiling on this
+ * machine for the same load). Environment: `BENCH_DENO_FLAGS` (replaces the V8
  * flags), `BENCH_SERVER_ENV` (`K=V;K2=V2`, extra server environment).
  *
  * @module
@@ -38,8 +40,10 @@ const { values } = parseArgs({
     connections: { type: "string", default: "64" },
     threads: { type: "string", default: "2" },
     "sts-latency": { type: "string", default: "20" },
+    reference: { type: "boolean", default: false },
   },
 });
+const REFERENCE = values.reference;
 const DURATION = Number(values.duration);
 const CONNECTIONS = Number(values.connections);
 const THREADS = Number(values.threads);
@@ -290,9 +294,11 @@ async function main(): Promise<number> {
   const server = new Deno.Command("sh", {
     args: [
       "-c",
-      `exec "${Deno.execPath()}" run -A ${
-        Deno.env.get("BENCH_DENO_FLAGS") ?? SERVER_V8_FLAGS
-      } "${ROOT}main.ts" server --config "${configPath}" 2>"${STATE}/server.log"`,
+      `exec "${Deno.execPath()}" run -A ${Deno.env.get("BENCH_DENO_FLAGS") ?? SERVER_V8_FLAGS} ${
+        REFERENCE
+          ? `"${ROOT}scripts/bench/reference_server.ts" "${STATE}/state" ${CLUSTER_ID}`
+          : `"${ROOT}main.ts" server --config "${configPath}"`
+      } 2>"${STATE}/server.log"`,
     ],
     env: {
       AWS_ENDPOINT_URL_STS: peer.url,
@@ -318,6 +324,11 @@ async function main(): Promise<number> {
       else await new Promise((r) => setTimeout(r, 100));
     }
     if (url === undefined) throw new Error("the server did not start; see .state/bench/server.log");
+    if (REFERENCE) {
+      print(
+        "REFERENCE RUN: scripts/bench/reference_server.ts, not the authenticator (see its doc)",
+      );
+    }
     print(`server pid ${server.pid} on ${url}; STS peer latency ${STS_LATENCY} ms`);
     print(`idle RSS ${(await currentRssMb(server.pid)).toFixed(1)} MB`);
     print(`machine: ${navigator.hardwareConcurrency} CPUs (server, STS peer and wrk share them)`);

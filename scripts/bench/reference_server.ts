@@ -1,0 +1,59 @@
+/**
+ * The platform's ceiling for `deno task bench:server --reference`: the least a TLS webhook on
+ * `Deno.serve` can do per review and still call STS. It decodes the token's presigned URL,
+ * sends it to the STS peer with `fetch`, and answers a TokenReview naming the ARN, with the
+ * same single-chunk body as the real handler. No token checks, no timeouts, no cache, no
+ * mapping, no metrics, no logs: NOT a server to run, only a yardstick for how much of the real
+ * server's time per review is the runtime's.
+ *
+ * Usage: deno run -A scripts/bench/reference_server.ts <stateDir> <clusterId>
+ * (prints `msg="listening on HOST:PORT"` on stderr, as the real server does).
+ *
+ * @module
+ */
+
+import { loadOrCreateKeyPair } from "../../src/serve/mod.ts";
+
+const [stateDir, clusterId] = Deno.args;
+if (stateDir === undefined || clusterId === undefined) {
+  throw new Error("usage: reference_server.ts <stateDir> <clusterId>");
+}
+const pair = await loadOrCreateKeyPair({ stateDir, address: "127.0.0.1", hostname: "127.0.0.1" });
+const encoder = new TextEncoder();
+
+function presignedUrl(token: string): string {
+  const b64 = token.slice("k8s-aws-v1.".length).replaceAll("-", "+").replaceAll("_", "/");
+  return atob(b64 + "==".slice(0, (4 - (b64.length % 4)) % 4));
+}
+
+Deno.serve({
+  hostname: "127.0.0.1",
+  port: 0,
+  cert: pair.certPem,
+  key: pair.keyPem,
+  onListen: ({ hostname, port }) => {
+    Deno.stderr.writeSync(encoder.encode(`msg="listening on ${hostname}:${port}"\n`));
+  },
+}, async (req) => {
+  const review = await req.json();
+  const res = await fetch(presignedUrl(review.spec.token), {
+    headers: { "x-k8s-aws-id": clusterId, accept: "application/json" },
+  });
+  const answer = await res.json();
+  const arn = answer?.GetCallerIdentityResponse?.GetCallerIdentityResult?.Arn;
+  const bytes = encoder.encode(JSON.stringify({
+    apiVersion: review.apiVersion,
+    kind: "TokenReview",
+    status: res.ok ? { authenticated: true, user: { username: String(arn) } } : { user: {} },
+  }));
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(bytes);
+      controller.close();
+    },
+  });
+  return new Response(body, {
+    status: res.ok ? 200 : 403,
+    headers: { "content-type": "application/json" },
+  });
+});
