@@ -7,8 +7,18 @@
  * @module
  */
 
-import "reflect-metadata";
-import * as x509 from "@peculiar/x509";
+import type * as X509 from "@peculiar/x509";
+
+type X509Module = typeof X509;
+
+/**
+ * `@peculiar/x509` (and the `reflect-metadata` it needs) is only loaded to generate a pair: a
+ * server restarting on an existing pair does not load ~9 MB of certificate code it never runs.
+ */
+async function loadX509(): Promise<X509Module> {
+  await import("reflect-metadata");
+  return await import("@peculiar/x509");
+}
 
 /** The key pair the TLS listener uses. */
 export interface KeyPair {
@@ -144,13 +154,14 @@ export async function generateKeyPair(
     publicExponent: new Uint8Array([1, 0, 1]),
     modulusLength: 2048,
   };
+  const x509 = await loadX509();
   const keys = await crypto.subtle.generateKey(algorithm, true, ["sign", "verify"]);
   const sans = subjectAltNames(address, hostname);
-  const names: x509.JsonGeneralNames = [
+  const names: X509.JsonGeneralNames = [
     ...sans.dns.map((value) => ({ type: "dns" as const, value })),
     ...sans.ips.map((value) => ({ type: "ip" as const, value })),
   ];
-  const extensions: x509.Extension[] = [
+  const extensions: X509.Extension[] = [
     new x509.KeyUsagesExtension(
       x509.KeyUsageFlags.keyEncipherment | x509.KeyUsageFlags.digitalSignature |
         x509.KeyUsageFlags.keyCertSign,
@@ -194,6 +205,38 @@ async function exists(path: string): Promise<boolean> {
 }
 
 const KEY_BLOCK = /-----BEGIN (RSA |EC |)PRIVATE KEY-----[\s\S]+-----END \1PRIVATE KEY-----/;
+const CERT_BLOCK = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+)-----END CERTIFICATE-----/;
+
+/**
+ * Checks that the first PEM certificate has the outer shape of an X.509 `Certificate`
+ * (SEQUENCE of tbsCertificate SEQUENCE, algorithm SEQUENCE, signature BIT STRING) so a damaged
+ * file gets a message naming it. The TLS stack parses the rest when the listener starts, and
+ * the server turns a failure there into the same advice.
+ */
+export function checkCertificatePem(text: string): void {
+  const m = CERT_BLOCK.exec(text);
+  if (!m) throw new Error("no PEM certificate found");
+  let der: Uint8Array;
+  try {
+    der = Uint8Array.from(atob(m[1]!.replace(/\s+/g, "")), (c) => c.charCodeAt(0));
+  } catch {
+    throw new Error("the PEM certificate is not valid base64");
+  }
+  try {
+    const outer = readTlv(der, 0);
+    const tbs = readTlv(der, outer.start);
+    const algorithm = readTlv(der, tbs.end);
+    const signature = readTlv(der, algorithm.end);
+    if (
+      outer.tag !== 0x30 || outer.end !== der.length || tbs.tag !== 0x30 ||
+      algorithm.tag !== 0x30 || signature.tag !== 0x03 || signature.end !== outer.end
+    ) {
+      throw new Error("not an X.509 certificate");
+    }
+  } catch {
+    throw new Error("the PEM certificate is not an X.509 certificate");
+  }
+}
 
 /** Writes a file through a temporary sibling and a rename, so a crash never leaves half a key. */
 async function writeAtomically(path: string, data: string, mode: number): Promise<void> {
@@ -220,7 +263,7 @@ export async function loadOrCreateKeyPair(options: KeyPairOptions): Promise<KeyP
     const certPem = await Deno.readTextFile(certPath);
     const keyPem = await Deno.readTextFile(keyPath);
     try {
-      new x509.X509Certificate(certPem);
+      checkCertificatePem(certPem);
     } catch (err) {
       throw new Error(
         `could not load the TLS certificate ${certPath}: ${(err as Error).message}; ` +

@@ -111,7 +111,8 @@ export async function listen(options: ListenOptions): Promise<RunningServer> {
     }, options.handler);
   } catch (err) {
     if (
-      err instanceof Deno.errors.InvalidData || /certificate|private key|pem/i.test(String(err))
+      err instanceof Deno.errors.InvalidData ||
+      /certificate|private key|pem|keys may not be consistent|keymismatch/i.test(String(err))
     ) {
       throw new Error(
         `cannot use the TLS key pair in ${options.stateDir}: ${(err as Error).message}; ` +

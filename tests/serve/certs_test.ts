@@ -3,6 +3,8 @@ import assert from "node:assert/strict";
 import * as x509 from "@peculiar/x509";
 import {
   CERT_VALIDITY_MS,
+  checkCertificatePem,
+  generateKeyPair,
   loadOrCreateKeyPair,
   pkcs8ToPkcs1,
   subjectAltNames,
@@ -138,4 +140,30 @@ Deno.test("pkcs8ToPkcs1 extracts the inner RSAPrivateKey and rejects other DER",
   const tail = pkcs8.slice(pkcs8.length - pkcs1.length);
   assert.deepEqual(tail, pkcs1);
   assert.throws(() => pkcs8ToPkcs1(new Uint8Array([0x02, 0x01, 0x00])));
+});
+
+Deno.test("checkCertificatePem accepts a certificate and names what is wrong otherwise", async () => {
+  const { certPem, keyPem } = await generateKeyPair("127.0.0.1", "localhost");
+  checkCertificatePem(certPem);
+  checkCertificatePem(`# comment\n${certPem}\n${certPem}`);
+  assert.throws(() => checkCertificatePem("not a certificate"), /no PEM certificate found/);
+  assert.throws(
+    () => checkCertificatePem("-----BEGIN CERTIFICATE-----\n@@@@\n-----END CERTIFICATE-----\n"),
+    /no PEM certificate found/,
+  );
+  assert.throws(
+    () => checkCertificatePem("-----BEGIN CERTIFICATE-----\nabcde\n-----END CERTIFICATE-----\n"),
+    /not valid base64/,
+  );
+  // A private key's DER in certificate armor: a SEQUENCE, but not a Certificate's shape.
+  const keyBody = keyPem.split("\n").filter((l) => l && !l.startsWith("-----")).join("\n");
+  assert.throws(
+    () =>
+      checkCertificatePem(`-----BEGIN CERTIFICATE-----\n${keyBody}\n-----END CERTIFICATE-----\n`),
+    /not an X\.509 certificate/,
+  );
+  // The certificate cut short: the outer length no longer fits.
+  const lines = certPem.trim().split("\n");
+  const cut = [...lines.slice(0, lines.length - 3), lines.at(-1)!].join("\n");
+  assert.throws(() => checkCertificatePem(cut), /not an X\.509 certificate/);
 });

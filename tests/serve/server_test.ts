@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { parse as parseYaml } from "yaml";
+import { generateKeyPair } from "../../src/serve/certs.ts";
 import { createHandler } from "../../src/serve/handler.ts";
 import { silentLogger } from "../../src/serve/logging.ts";
 import { createServerMetrics } from "../../src/serve/metrics.ts";
@@ -215,6 +216,32 @@ Deno.test("busy ports and an unwritable state dir are clear startup errors", asy
       listen(options(dir, { stateDir: `${dir}/file/state` })),
       /state dir .*--state-dir \/ server\.stateDir/,
     );
+  });
+});
+
+Deno.test("a key pair only the TLS stack can reject stops startup with advice", async () => {
+  await withTempDir(async (dir) => {
+    const a = await generateKeyPair("127.0.0.1", "127.0.0.1");
+    const b = await generateKeyPair("127.0.0.1", "127.0.0.1");
+    const lines = a.certPem.trim().split("\n");
+    const mid = Math.floor(lines.length / 2);
+    // Same length and shape, different bytes: the DER outline holds, the contents do not.
+    lines[mid] = lines[mid]!.replace(/[A-Za-z]/g, (c) => (c === "A" ? "B" : "A"));
+    for (
+      const [what, cert, key] of [
+        ["another pair's key", a.certPem, b.keyPem],
+        ["a damaged certificate", lines.join("\n") + "\n", a.keyPem],
+      ]
+    ) {
+      await Deno.mkdir(`${dir}/state`, { recursive: true });
+      await Deno.writeTextFile(`${dir}/state/cert.pem`, cert!);
+      await Deno.writeTextFile(`${dir}/state/key.pem`, key!, { mode: 0o600 });
+      await assert.rejects(
+        listen(options(dir)),
+        /cannot use the TLS key pair in .*state: .*delete cert\.pem and key\.pem/,
+        what,
+      );
+    }
   });
 });
 
