@@ -2,7 +2,8 @@
  * Whole-process timing of `main.ts token` with static credentials, next to the two reference
  * points the issue names: `deno run` of an empty script (the floor) and `aws eks get-token`
  * with the same credentials; plus a token-cache hit. Every command runs `--runs` times
- * (default 21), interleaved, and the median wall time is reported. A reference row times
+ * (default 21), interleaved in a new random order every round, and the median wall time is
+ * reported. A reference row times
  * `scripts/bench/aws4fetch_presign.ts`, the bare minimum a token needs from the mandated signer.
  *
  * Usage: deno run -A scripts/bench_token.ts [--runs N] [--flags="<deno run flags>"]...
@@ -71,6 +72,16 @@ async function once(cmd: string[]): Promise<number> {
     throw new Error(`${cmd.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
   }
   return ms;
+}
+
+/** A copy of `xs` in random order (Fisher–Yates). */
+function shuffled<T>(xs: readonly T[]): T[] {
+  const out = [...xs];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
 }
 
 function median(xs: number[]): number {
@@ -144,8 +155,12 @@ try {
   const times: Record<string, number[]> = Object.fromEntries(
     Object.keys(commands).map((k) => [k, []]),
   );
+  // Each round runs the commands in a new order: whatever runs right after the 0.5 s Python
+  // process of `aws eks get-token` is measurably slower, and a fixed order would always hand
+  // that penalty to the same command (it inflated the floor by ~4 ms).
+  const names = Object.keys(commands);
   for (let i = 0; i < runs; i++) {
-    for (const [name, cmd] of Object.entries(commands)) times[name]!.push(await once(cmd));
+    for (const name of shuffled(names)) times[name]!.push(await once(commands[name]!));
   }
   const med = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
   const min = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, Math.min(...v)]));
@@ -156,7 +171,7 @@ try {
   out(
     "median (min in brackets: the least-disturbed run on a shared machine);\n" +
       "ratios: median/median [min/min] {median of per-round ratios: each round runs every\n" +
-      "command back to back, so this pairing cancels the machine's slow drifts}\n",
+      "command back to back in a random order, so this pairing cancels the machine's drifts}\n",
   );
   const fmt = (k: string) => `${med[k]!.toFixed(1)} ms [${min[k]!.toFixed(1)}]`;
   const paired = (a: string, b: string) => median(times[a]!.map((x, i) => x / times[b]![i]!));
