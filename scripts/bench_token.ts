@@ -103,32 +103,21 @@ const deno = Deno.execPath();
 const commands: Record<string, string[]> = {};
 for (const v of variants) {
   const f = v.split(/\s+/).filter(Boolean);
-  commands[`floor    | deno run ${v} scripts/bench/empty.ts`] = [deno, "run", ...f, EMPTY];
-  commands[`a4f-only | deno run ${v} scripts/bench/aws4fetch_presign.ts`] = [
-    deno,
-    "run",
-    ...f,
-    A4F,
-  ];
-  commands[`token    | deno run ${v} main.ts token -i bench`] = [
-    deno,
-    "run",
-    ...f,
-    MAIN,
-    "token",
-    "-i",
-    "bench",
-  ];
-  commands[`tok-hit  | deno run ${v} main.ts token -i bench --token-cache`] = [
-    deno,
-    "run",
-    ...f,
+  const run = (label: string, shown: string, script: string, ...args: string[]) => {
+    commands[`${label} | deno run ${v} ${shown}`] = [deno, "run", ...f, script, ...args];
+  };
+  run("floor   ", "scripts/bench/empty.ts", EMPTY);
+  run("a4f-only", "scripts/bench/aws4fetch_presign.ts", A4F);
+  run("token   ", "main.ts token -i bench", MAIN, "token", "-i", "bench");
+  run(
+    "tok-hit ",
+    "main.ts token -i bench --token-cache",
     MAIN,
     "token",
     "-i",
     "bench",
     "--token-cache",
-  ];
+  );
 }
 const aws = await hasAws();
 if (aws) {
