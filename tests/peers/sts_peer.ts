@@ -656,37 +656,30 @@ export function startStsPeer(o: StsPeerOptions = {}): Promise<StsPeer> {
     return new Response(xml, { status: f.status, headers: { "content-type": "text/xml" } });
   }
 
-  // Added latency: one timer for all waiting requests (ordered by deadline) instead of a timer
-  // and an abort listener per request. Under load a firing timer releases every request that is
-  // due, so their answers go out in one turn of the event loop; waking per request (and
-  // watching `req.signal`, which Deno implements with an op per request) cost the benchmark
-  // peer more CPU than checking the signature. A request waits at least its delay; `close()`
-  // releases every waiting request at once, so shutting down never waits out a long delay.
-  const sleepers: { due: number; wake: () => void }[] = [];
-  let sleepTimer: ReturnType<typeof setTimeout> | undefined;
+  // Added latency: one timer per waiting request, kept in a set so that `close()` can release
+  // them all at once and shutting down never waits out a long delay. Not `req.signal` (Deno
+  // implements it with an op per request). An earlier single shared timer, re-armed for the
+  // next deadline, looked cheaper but fired about every 2 ms under load (timer granularity
+  // plus re-arming): at 64 connections and 20 ms it held the peer alone to 2,400 calls/s at
+  // p50 26 ms, where one timer per request gives 2,950/s at p50 21 ms.
+  const sleeping = new Map<ReturnType<typeof setTimeout>, () => void>();
 
-  function wakeDue(all = false): void {
-    sleepTimer = undefined;
-    const now = performance.now();
-    let n = 0;
-    while (n < sleepers.length && (all || sleepers[n]!.due <= now)) n++;
-    for (const s of sleepers.splice(0, n)) s.wake();
-    if (sleepers.length > 0) {
-      sleepTimer = setTimeout(wakeDue, Math.max(0, Math.ceil(sleepers[0]!.due - now)));
+  function wakeAll(): void {
+    for (const [timer, wake] of sleeping) {
+      clearTimeout(timer);
+      wake();
     }
+    sleeping.clear();
   }
 
   function sleep(ms: number): Promise<void> {
     if (ms <= 0) return Promise.resolve();
     return new Promise((wake) => {
-      const due = performance.now() + ms;
-      let i = sleepers.length;
-      while (i > 0 && sleepers[i - 1]!.due > due) i--;
-      sleepers.splice(i, 0, { due, wake });
-      if (i === 0) {
-        clearTimeout(sleepTimer);
-        sleepTimer = setTimeout(wakeDue, Math.ceil(ms));
-      }
+      const timer = setTimeout(() => {
+        sleeping.delete(timer);
+        wake();
+      }, ms);
+      sleeping.set(timer, wake);
     });
   }
 
@@ -828,8 +821,7 @@ export function startStsPeer(o: StsPeerOptions = {}): Promise<StsPeer> {
         },
         close: () => {
           const done = server.shutdown();
-          clearTimeout(sleepTimer);
-          wakeDue(true);
+          wakeAll();
           return done;
         },
       });

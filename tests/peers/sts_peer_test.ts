@@ -347,6 +347,18 @@ Deno.test("faults: throttling, 5xx, raw body, latency; request count", async () 
   }
 });
 
+Deno.test("close() releases requests still waiting out the added latency", async () => {
+  const peer = await startStsPeer({ principals: [ALICE], latencyMs: 60_000 });
+  const url = await presign(peer, { ak: ALICE.accessKeyId, sk: ALICE.secretAccessKey }, "c1");
+  const waiting = [get(url, "c1"), get(url, "c1")];
+  while (peer.requestCount < 2) await new Promise((r) => setTimeout(r, 5));
+  const start = performance.now();
+  await peer.close();
+  const answers = await Promise.all(waiting);
+  assert.ok(performance.now() - start < 5_000, "close() waited out the 60 s latency");
+  assert.deepEqual(answers.map((a) => a.status), [200, 200]);
+});
+
 Deno.test("requests without authentication or with a bad action are refused", async () => {
   const peer = await startStsPeer({ principals: [ALICE] });
   try {
