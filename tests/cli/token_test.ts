@@ -3,6 +3,7 @@
  * Credentials, roles and tokens are checked against the SigV4-verifying STS peer.
  */
 import assert from "node:assert/strict";
+import { freePort } from "../peers/ports.ts";
 import { startStsPeer, type StsPeer } from "../peers/sts_peer.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
@@ -405,13 +406,6 @@ Deno.test("container credentials (ECS) through the SDK chain", async () => {
     await server.shutdown();
   }
 });
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
 
 Deno.test("web identity (AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN) against moto's STS", async () => {
   const port = freePort();

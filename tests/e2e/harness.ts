@@ -16,7 +16,8 @@
  */
 
 import { type PeerPrincipal, startStsPeer, type StsPeer } from "../peers/sts_peer.ts";
-import { copyOutputToFile, freePort, OrphanGuard } from "../peers/kube_apiserver.ts";
+import { copyOutputToFile, OrphanGuard } from "../peers/kube_apiserver.ts";
+import { freePort } from "../peers/ports.ts";
 
 /** Project root (absolute, with a trailing slash). */
 export const ROOT: string = new URL("../../", import.meta.url).pathname;

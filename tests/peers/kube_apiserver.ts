@@ -9,6 +9,8 @@
  * @module
  */
 
+import { freePort } from "./ports.ts";
+
 /** Paths of the two binaries the e2e suite runs. */
 export interface KubeBinaries {
   /** Absolute path of the `etcd` binary. */
@@ -107,14 +109,6 @@ export async function kubeBinariesAvailable(): Promise<boolean> {
     if (e instanceof KubeBinariesMissingError) return false;
     throw e;
   }
-}
-
-/** A free TCP port on 127.0.0.1 (bind to 0, read, release). */
-export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
 }
 
 async function run(cmd: string, args: string[], cwd: string): Promise<void> {

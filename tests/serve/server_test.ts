@@ -8,6 +8,7 @@ import { ReviewCache } from "../../src/serve/review_cache.ts";
 import { listen, type ListenOptions } from "../../src/serve/server.ts";
 import { Verifier } from "../../src/verify/mod.ts";
 import { generateToken } from "../../src/sign/mod.ts";
+import { freePort } from "../peers/ports.ts";
 import { startStsPeer } from "../peers/sts_peer.ts";
 import { httpsRequest, postTokenReview } from "./https_client.ts";
 
@@ -176,9 +177,7 @@ Deno.test("the key pair is reused across restarts and a pregenerated kubeconfig 
 
 Deno.test("health listener binds the server's address and answers ok to anything", async () => {
   await withTempDir(async (dir) => {
-    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const healthPort = (probe.addr as Deno.NetAddr).port;
-    probe.close();
+    const healthPort = freePort();
     const server = await listen(options(dir, { healthPort }));
     try {
       assert.deepEqual(server.healthAddr, { hostname: "127.0.0.1", port: healthPort });
@@ -300,9 +299,7 @@ Deno.test("shutdown gives up on requests that outlast the timeout", async () => 
 });
 
 Deno.test("STS down: reviews are denied (403), counted, and the server keeps serving", async () => {
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const deadUrl = `http://127.0.0.1:${(probe.addr as Deno.NetAddr).port}`;
-  probe.close();
+  const deadUrl = `http://127.0.0.1:${freePort()}`;
   await withTempDir(async (dir) => {
     const metrics = createServerMetrics({ processMetrics: false });
     const verifier = new Verifier({

@@ -6,6 +6,7 @@ import {
   STSThrottling,
   Verifier,
 } from "../../src/verify/mod.ts";
+import { freePort } from "../peers/ports.ts";
 import { type PeerPrincipal, startStsPeer, type StsPeer } from "../peers/sts_peer.ts";
 import { presignToken, urlOf } from "./fixtures.ts";
 
@@ -383,9 +384,7 @@ Deno.test("32 a declared length over the cap is refused without reading the body
 });
 
 Deno.test("connection failure → STSError without the URL, and the metric hook", async () => {
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (probe.addr as Deno.NetAddr).port;
-  probe.close();
+  const port = freePort();
   const failures: string[] = [];
   const origin = `http://127.0.0.1:${port}`;
   const v = new Verifier({
