@@ -159,14 +159,20 @@ async function machineTicks(): Promise<{ busy: number; total: number }> {
   return { busy: total - (ticks[3] ?? 0) - (ticks[4] ?? 0), total };
 }
 
-/** p50/p99 of the STS peer on its own: one presigned URL, sent by wrk straight to the peer. */
-async function stsRoundTrip(token: string): Promise<{ p50: number; p99: number }> {
+/**
+ * Throughput and p50/p99 of the STS peer on its own at `connections`: one presigned URL, sent by
+ * wrk straight to the peer.
+ */
+async function stsRoundTrip(
+  token: string,
+  connections: number,
+): Promise<{ rps: number; p50: number; p99: number }> {
   const b64 = token.slice("k8s-aws-v1.".length).replaceAll("-", "+").replaceAll("_", "/");
   const url = atob(b64 + "==".slice(0, (4 - (b64.length % 4)) % 4));
   const out = await new Deno.Command("wrk", {
     args: [
-      "-t1",
-      "-c4",
+      `-t${Math.min(THREADS, connections)}`,
+      `-c${connections}`,
       "-d3s",
       "--latency",
       "-H",
@@ -184,7 +190,11 @@ async function stsRoundTrip(token: string): Promise<{ p50: number; p99: number }
     const m = raw.match(new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s|m)`, "m"));
     return m ? parseMs(m[1]!, m[2]!) : NaN;
   };
-  return { p50: pct("50"), p99: pct("99") };
+  return {
+    rps: Number(raw.match(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? NaN),
+    p50: pct("50"),
+    p99: pct("99"),
+  };
 }
 
 async function peakRssMb(pid: number): Promise<number> {
@@ -336,10 +346,15 @@ async function main(): Promise<number> {
 
     // The STS round trip on its own: the peer's timer fires a little after the nominal latency,
     // and that time is not the server's. Measured with one presigned URL sent straight to it.
-    const stsAlone = await stsRoundTrip(tokens.at(-1)!);
+    const stsAlone = await stsRoundTrip(tokens.at(-1)!, 4);
+    const stsAloneLoaded = await stsRoundTrip(tokens.at(-1)!, CONNECTIONS);
     print(
-      `0. the STS peer alone (4 connections, no server): p50 ${stsAlone.p50.toFixed(2)} ms, ` +
-        `p99 ${stsAlone.p99.toFixed(2)} ms for the nominal ${STS_LATENCY} ms`,
+      `0. the STS peer alone (no server), for the nominal ${STS_LATENCY} ms:\n` +
+        `  4 connections   p50 ${stsAlone.p50.toFixed(2)} ms, p99 ${stsAlone.p99.toFixed(2)} ms\n` +
+        `  ${String(CONNECTIONS).padEnd(2)} connections  ${
+          stsAloneLoaded.rps.toFixed(0)
+        } calls/s, ` +
+        `p50 ${stsAloneLoaded.p50.toFixed(2)} ms, p99 ${stsAloneLoaded.p99.toFixed(2)} ms`,
     );
     print();
 
@@ -358,7 +373,9 @@ async function main(): Promise<number> {
     print(`  latency         p50 ${miss.p50.toFixed(2)} ms, p99 ${miss.p99.toFixed(2)} ms`);
     print(
       `  p99 overhead    ${(miss.p99 - STS_LATENCY).toFixed(2)} ms beyond the ${STS_LATENCY} ms ` +
-        `STS latency (${(miss.p99 - stsAlone.p99).toFixed(2)} ms beyond the measured round trip)`,
+        `STS latency (${
+          (miss.p99 - stsAloneLoaded.p99).toFixed(2)
+        } ms beyond the peer's own round trip at ${CONNECTIONS} connections)`,
     );
     print(
       `  STS calls       ${stsCalls} (non-2xx responses: ${miss.non2xx}; socket errors: ${miss.errors})`,

@@ -347,6 +347,27 @@ Deno.test("faults: throttling, 5xx, raw body, latency; request count", async () 
   }
 });
 
+Deno.test("an answer is decided on arrival and held for the latency (the peer's work is inside it)", async () => {
+  const peer = await startStsPeer({ principals: [ALICE], latencyMs: 300 });
+  try {
+    const url = await presign(peer, { ak: ALICE.accessKeyId, sk: ALICE.secretAccessKey }, "c1");
+    const start = performance.now();
+    const first = get(url, "c1");
+    while (peer.requestCount < 1) await new Promise((r) => setTimeout(r, 5));
+    // Throttling switched on while the first request waits applies to later requests only.
+    peer.setFaults({ throttle: true, latencyMs: 0 });
+    const second = await get(url, "c1");
+    assert.equal(second.status, 400);
+    assert.equal(code(second.text), "Throttling");
+    const answer = await first;
+    assert.equal(answer.status, 200);
+    assert.match(answer.text, /"Arn":"arn:aws:iam::123456789012:user\/alice"/);
+    assert.ok(performance.now() - start >= 290, "the latency is still waited out in full");
+  } finally {
+    await peer.close();
+  }
+});
+
 Deno.test("close() releases requests still waiting out the added latency", async () => {
   const peer = await startStsPeer({ principals: [ALICE], latencyMs: 60_000 });
   const url = await presign(peer, { ak: ALICE.accessKeyId, sk: ALICE.secretAccessKey }, "c1");
