@@ -8,12 +8,17 @@
  *  1. distinct tokens: every review is a cache miss and costs one STS round trip;
  *  2. repeated tokens: 64 tokens reused, so reviews are answered from the identity cache.
  *
+ * Before them, a warm-up of distinct tokens (20 s by default) brings the server to the state of
+ * one that has been running under this load: JIT-compiled, and its identity cache at its cap of
+ * 50,000 tokens. Without it a 10 s run ends with the cache half full and reports the peak RSS
+ * of a server that has not reached steady state.
+ *
  * Reports throughput, p50/p99 latency (and the overhead beyond the nominal STS latency and
  * beyond the peer's own measured round trip), the STS calls actually made, the CPU time per
  * review of the server, the peer and wrk (they share the machine), and the server's peak RSS
  * (VmHWM). The server runs with the V8 flags users get by default (`SERVER_V8_FLAGS`). Needs
  * `wrk` (`apt-get install wrk`). Options: `--duration 10` (seconds), `--connections 64`,
- * `--threads 2`, `--sts-latency 20` (ms), `--reference` (drive `scripts/bench/reference_server.ts`,
+ * `--threads 2`, `--sts-latency 20` (ms), `--warmup 20` (seconds), `--reference` (drive `scripts/bench/reference_server.ts`,
  * a bare `Deno.serve` + `fetch` forwarder, instead of the server: the runtime's ceiling on this
  * machine for the same load). Environment: `BENCH_DENO_FLAGS` (replaces the V8
  * flags), `BENCH_SERVER_ENV` (`K=V;K2=V2`, extra server environment).
@@ -40,6 +45,7 @@ const { values } = parseArgs({
     connections: { type: "string", default: "64" },
     threads: { type: "string", default: "2" },
     "sts-latency": { type: "string", default: "20" },
+    warmup: { type: "string", default: "20" },
     reference: { type: "boolean", default: false },
   },
 });
@@ -48,6 +54,7 @@ const DURATION = Number(values.duration);
 const CONNECTIONS = Number(values.connections);
 const THREADS = Number(values.threads);
 const STS_LATENCY = Number(values["sts-latency"]);
+const WARMUP = Number(values.warmup);
 const CLUSTER_ID = "bench-cluster";
 /**
  * The V8 flags users get by default (`deno task start`, the compiled binary): a young
@@ -103,12 +110,13 @@ async function runWrk(
   url: string,
   tokenFile: string,
   connections = CONNECTIONS,
+  seconds = DURATION,
 ): Promise<WrkResult> {
   const threads = Math.min(THREADS, connections);
   const args = [
     `-t${threads}`,
     `-c${connections}`,
-    `-d${DURATION}s`,
+    `-d${seconds}s`,
     "--latency",
     "-s",
     `${STATE}/bench.lua`,
@@ -254,9 +262,12 @@ async function main(): Promise<number> {
   }));
   const peer = await startStsPeer({ principals, latencyMs: STS_LATENCY });
 
-  // Enough distinct tokens for the whole run at twice the target rate: principals × signing
-  // times (one second apart, all within the last few minutes, so all still valid).
-  const needed = Math.max(20_000, Math.ceil(DURATION * 3_500 * 1.2));
+  // Enough distinct tokens for the warm-up and the run at 3,500 reviews/s, plus the quiet run's:
+  // principals × signing times (one second apart, all within the last few minutes, so all still
+  // valid). The three sets never overlap, so every review of scenario 1 is a cache miss.
+  const warmCount = Math.ceil(WARMUP * 3_500 * 1.2);
+  const distinctCount = Math.max(20_000, Math.ceil(DURATION * 3_500 * 1.2));
+  const needed = warmCount + distinctCount + 5_000;
   const seconds = Math.ceil(needed / PRINCIPALS);
   const t0 = performance.now();
   const now = Date.now();
@@ -274,9 +285,13 @@ async function main(): Promise<number> {
     ));
     for (const t of batch) tokens.push(t.token);
   }
+  const warmFile = `${STATE}/tokens-warmup.txt`;
+  await Deno.writeTextFile(warmFile, tokens.slice(0, warmCount).join("\n") + "\n");
   const distinctFile = `${STATE}/tokens-distinct.txt`;
-  await Deno.writeTextFile(distinctFile, tokens.join("\n") + "\n");
-  // The low-concurrency run uses tokens from the end of the list, never sent before.
+  await Deno.writeTextFile(
+    distinctFile,
+    tokens.slice(warmCount, warmCount + distinctCount).join("\n") + "\n",
+  );
   const quietFile = `${STATE}/tokens-quiet.txt`;
   await Deno.writeTextFile(quietFile, tokens.slice(-5_000).join("\n") + "\n");
   const repeatedFile = `${STATE}/tokens-repeated.txt`;
@@ -358,6 +373,15 @@ async function main(): Promise<number> {
     );
     print();
 
+    if (WARMUP > 0) {
+      const warm = await runWrk(url, warmFile, CONNECTIONS, WARMUP);
+      print(
+        `warm-up: ${warm.requests} distinct tokens in ${WARMUP} s (the identity cache keeps ` +
+          `at most 50,000), not reported below`,
+      );
+      print();
+    }
+
     print(`1. distinct valid tokens (every review calls STS), ${CONNECTIONS} connections:`);
     const caFile = `${STATE}/state/cert.pem`;
     const metricsUrl = url.replace(/\/authenticate$/, "/metrics");
@@ -397,7 +421,9 @@ async function main(): Promise<number> {
       } % of ${navigator.hardwareConcurrency} CPUs busy; load average ${await loadAverage()}`,
     );
     print(
-      `  peak RSS        ${(await peakRssMb(server.pid)).toFixed(1)} MB; ${await heapFigures(
+      `  peak RSS        ${
+        (await peakRssMb(server.pid)).toFixed(1)
+      } MB (warm-up and this run); ${await heapFigures(
         metricsUrl,
         caFile,
       )}`,

@@ -107,3 +107,184 @@ Deno.test("the cache is bounded: oldest entries go first", async () => {
   assert.equal((await cache.verify("k8s-aws-v1.d")).cache, "hit");
   assert.equal((await cache.verify("k8s-aws-v1.a")).cache, "miss");
 });
+
+Deno.test("tokens that prove the same identity share one frozen object, released with the last token", async () => {
+  let now = 1_000;
+  const expiry = new Map([["k8s-aws-v1.a", 5_000], ["k8s-aws-v1.b", 9_000], [
+    "k8s-aws-v1.c",
+    9_000,
+  ]]);
+  const alice = identityFor("alice");
+  const verifier: TwoStepVerifier<Checked> = {
+    checkToken: (token) => ({ token, expiresAt: new Date(expiry.get(token)!) }),
+    // Each STS answer is a new object, as it is when parsed from a response.
+    callSts: (checked) =>
+      Promise.resolve(checked.token === "k8s-aws-v1.c" ? identityFor("carol") : { ...alice }),
+  };
+  const cache = new ReviewCache(verifier, { now: () => now });
+  const a = await cache.verify("k8s-aws-v1.a");
+  const b = await cache.verify("k8s-aws-v1.b");
+  const c = await cache.verify("k8s-aws-v1.c");
+  assert.equal(cache.size, 3);
+  assert.equal(cache.identityCount, 2);
+  assert.strictEqual(a.identity, b.identity);
+  assert.notStrictEqual(a.identity, c.identity);
+  assert.deepEqual(a.identity, alice);
+  assert.ok(Object.isFrozen(a.identity));
+  assert.strictEqual((await cache.verify("k8s-aws-v1.b")).identity, a.identity);
+
+  // Token a expires; alice stays shared by b until b expires too.
+  now = 6_000;
+  assert.equal((await cache.verify("k8s-aws-v1.c")).cache, "hit");
+  assert.equal((await cache.verify("k8s-aws-v1.a")).cache, "miss"); // expired: re-verified,
+  assert.equal(cache.size, 2); // and not stored again (its fixed expiry has passed).
+  assert.equal(cache.identityCount, 2);
+  now = 10_000;
+  assert.equal((await cache.verify("k8s-aws-v1.b")).cache, "miss");
+  assert.equal((await cache.verify("k8s-aws-v1.c")).cache, "miss");
+  assert.equal(cache.size, 0);
+  assert.equal(cache.identityCount, 0);
+});
+
+Deno.test("identities differing in any field are never shared", async () => {
+  const base = identityFor("Dave");
+  const variants: Identity[] = [
+    base,
+    { ...base, sessionName: "other" },
+    { ...base, accessKeyId: "AKIB" },
+    { ...base, stsEndpoint: "sts.us-west-2.amazonaws.com" },
+    { ...base, canonicalArn: base.canonicalArn.toLowerCase() },
+    { ...base, userId: "AIDAX" },
+    { ...base, accountId: "210987654321" },
+    { ...base, arn: base.arn + "x" },
+  ];
+  let i = 0;
+  const verifier: TwoStepVerifier<Checked> = {
+    checkToken: (token) => ({ token, expiresAt: new Date(Date.now() + 60_000) }),
+    callSts: () => Promise.resolve({ ...variants[i++]! }),
+  };
+  const cache = new ReviewCache(verifier);
+  const seen: Identity[] = [];
+  for (let n = 0; n < variants.length; n++) {
+    seen.push((await cache.verify(`k8s-aws-v1.${n}`)).identity);
+  }
+  assert.equal(cache.identityCount, variants.length);
+  seen.forEach((identity, n) => assert.deepEqual(identity, variants[n]));
+});
+
+Deno.test("evicting the oldest token releases its identity", async () => {
+  const verifier: TwoStepVerifier<Checked> = {
+    checkToken: (token) => ({ token, expiresAt: new Date(Date.now() + 60_000) }),
+    callSts: (checked) => Promise.resolve(identityFor(checked.token)),
+  };
+  const cache = new ReviewCache(verifier, { maxEntries: 2 });
+  for (const t of ["a", "b", "c", "d", "e"]) await cache.verify(`k8s-aws-v1.${t}`);
+  assert.equal(cache.size, 2);
+  assert.equal(cache.identityCount, 2);
+});
+
+Deno.test("identities with one ARN are kept apart and released in any order", async () => {
+  let now = 1_000;
+  const base = identityFor("erin");
+  // Same ARN, one access key per token: a, b and c are three sessions of one principal.
+  const expiry: Record<string, number> = { a: 9_000, b: 5_000, c: 9_000, d: 9_000 };
+  const verifier: TwoStepVerifier<Checked> = {
+    checkToken: (token) => ({ token, expiresAt: new Date(expiry[token.slice(-1)]!) }),
+    callSts: (checked) => Promise.resolve({ ...base, accessKeyId: `AKIA${checked.token.at(-1)}` }),
+  };
+  const cache = new ReviewCache(verifier, { now: () => now });
+  const a = (await cache.verify("k8s-aws-v1.a")).identity;
+  const b = (await cache.verify("k8s-aws-v1.b")).identity;
+  const c = (await cache.verify("k8s-aws-v1.c")).identity;
+  assert.equal(cache.identityCount, 3);
+
+  // b sits in the middle of the chain for this ARN; its expiry must not disturb a or c.
+  now = 6_000;
+  assert.equal((await cache.verify("k8s-aws-v1.b")).cache, "miss");
+  assert.equal(cache.identityCount, 2);
+  assert.strictEqual((await cache.verify("k8s-aws-v1.a")).identity, a);
+  assert.strictEqual((await cache.verify("k8s-aws-v1.c")).identity, c);
+  assert.equal((await cache.verify("k8s-aws-v1.a")).identity.accessKeyId, "AKIAa");
+  assert.equal((await cache.verify("k8s-aws-v1.c")).identity.accessKeyId, "AKIAc");
+
+  // A new token for a's session joins a's object; one for b's session gets a new object, as
+  // b's was released.
+  verifier.callSts = () => Promise.resolve({ ...base, accessKeyId: "AKIAa" });
+  assert.strictEqual((await cache.verify("k8s-aws-v1.d")).identity, a);
+  assert.equal(cache.identityCount, 2);
+  expiry.e = 9_000;
+  verifier.callSts = () => Promise.resolve({ ...base, accessKeyId: "AKIAb" });
+  const again = (await cache.verify("k8s-aws-v1.e")).identity;
+  assert.deepEqual(again, b);
+  assert.notStrictEqual(again, b);
+  assert.equal(cache.identityCount, 3);
+
+  // The newest identity heads the chain; releasing it must keep the others reachable.
+  expiry.g = 8_500;
+  verifier.callSts = () => Promise.resolve({ ...base, accessKeyId: "AKIAg" });
+  const g = (await cache.verify("k8s-aws-v1.g")).identity;
+  now = 8_600;
+  assert.equal((await cache.verify("k8s-aws-v1.g")).cache, "miss");
+  assert.equal(cache.identityCount, 3);
+  assert.strictEqual((await cache.verify("k8s-aws-v1.a")).identity, a);
+  expiry.h = 9_000;
+  const newG = (await cache.verify("k8s-aws-v1.h")).identity;
+  assert.deepEqual(newG, g);
+  assert.notStrictEqual(newG, g);
+});
+
+Deno.test("reviews that join an STS call get the same shared object as the one that made it", async () => {
+  const { verifier, pending } = controllable(Date.now() + 60_000);
+  const cache = new ReviewCache(verifier);
+  const first = cache.verify("k8s-aws-v1.f");
+  const joined = cache.verify("k8s-aws-v1.f");
+  await new Promise((r) => setTimeout(r, 0));
+  pending[0]!.resolve();
+  const [x, y] = await Promise.all([first, joined]);
+  assert.equal(x.cache, "miss");
+  assert.equal(y.cache, "shared");
+  assert.strictEqual(x.identity, y.identity);
+  assert.ok(Object.isFrozen(y.identity));
+});
+
+Deno.test("a full cache keeps exactly the newest tokens through thousands of evictions", async () => {
+  const verifier: TwoStepVerifier<Checked> = {
+    checkToken: (token) => ({ token, expiresAt: new Date(Date.now() + 60_000) }),
+    callSts: (checked) => Promise.resolve(identityFor(`u${Number(checked.token.slice(11)) % 7}`)),
+  };
+  const cache = new ReviewCache(verifier, { maxEntries: 100 });
+  // Enough inserts that the eviction queue is compacted many times over.
+  for (let i = 0; i < 5_000; i++) await cache.verify(`k8s-aws-v1.${i}`);
+  assert.equal(cache.size, 100);
+  assert.equal(cache.identityCount, 7);
+  assert.equal((await cache.verify("k8s-aws-v1.4900")).cache, "hit");
+  assert.equal((await cache.verify("k8s-aws-v1.4999")).cache, "hit");
+  assert.equal((await cache.verify("k8s-aws-v1.4899")).cache, "miss");
+  // That miss evicted the oldest (4900), not a newer token.
+  assert.equal((await cache.verify("k8s-aws-v1.4901")).cache, "hit");
+  assert.equal((await cache.verify("k8s-aws-v1.4900")).cache, "miss");
+});
+
+Deno.test("a token that expires before older ones is dropped on access and skipped later", async () => {
+  let now = 1_000;
+  // b arrives after a but expires first (it was signed earlier).
+  const expiry: Record<string, number> = { a: 9_000, b: 3_000, c: 9_000, d: 9_000 };
+  const verifier: TwoStepVerifier<Checked> = {
+    checkToken: (token) => ({ token, expiresAt: new Date(expiry[token.slice(-1)]!) }),
+    callSts: (checked) => Promise.resolve(identityFor(checked.token.slice(-1))),
+  };
+  const cache = new ReviewCache(verifier, { now: () => now, maxEntries: 2 });
+  await cache.verify("k8s-aws-v1.a");
+  await cache.verify("k8s-aws-v1.b");
+  now = 4_000;
+  assert.equal((await cache.verify("k8s-aws-v1.b")).cache, "miss"); // expired: dropped.
+  assert.equal(cache.size, 1);
+  // With b gone there is room for c without evicting a; d then evicts a, the oldest live one.
+  await cache.verify("k8s-aws-v1.c");
+  assert.equal((await cache.verify("k8s-aws-v1.a")).cache, "hit");
+  await cache.verify("k8s-aws-v1.d");
+  assert.equal(cache.size, 2);
+  assert.equal(cache.identityCount, 2);
+  assert.equal((await cache.verify("k8s-aws-v1.c")).cache, "hit");
+  assert.equal((await cache.verify("k8s-aws-v1.d")).cache, "hit");
+});
