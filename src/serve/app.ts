@@ -11,12 +11,16 @@ import type { PartitionId } from "../aws/mod.ts";
 import type { ServerConfig } from "../config/mod.ts";
 import { createMapperChain, type MapperDeps } from "../map/mod.ts";
 import { Verifier } from "../verify/mod.ts";
+import { DeadlineSweeper } from "./deadline_sweeper.ts";
 import { createHandler } from "./handler.ts";
 import type { ServerLogger } from "./logging.ts";
 import { createServerMetrics, type ServerMetrics } from "./metrics.ts";
 import { resolveServerRegion } from "./region.ts";
 import { ReviewCache } from "./review_cache.ts";
 import { listen, type RunningServer } from "./server.ts";
+
+/** Deadline of an STS call: the Go tool's HTTP client timeout. */
+const STS_TIMEOUT_MS = 10_000;
 
 /** Options of {@link startAuthenticator}. */
 export interface AuthenticatorOptions {
@@ -85,6 +89,12 @@ export async function startAuthenticator(
     if (override !== undefined) {
       log.warn("tokens for the STS endpoint override are accepted", { endpoint: override });
     }
+    // One coarse timer for every review's deadlines; it fires at most 1/20 of the shorter
+    // timeout late (100 ms against the default 10 s ones).
+    const bodyTimeoutMs = options.bodyTimeoutMs ?? 10_000;
+    const deadlines = new DeadlineSweeper({
+      resolutionMs: Math.max(5, Math.min(100, Math.min(bodyTimeoutMs, STS_TIMEOUT_MS) / 20)),
+    });
     const verifier = new Verifier({
       clusterId: config.clusterId,
       // buildServerConfig has already rejected anything that is not a partition ID.
@@ -93,6 +103,8 @@ export async function startAuthenticator(
       stsEndpointOverride: override,
       fetch: options.fetch,
       observer: metrics.sts,
+      timeoutMs: STS_TIMEOUT_MS,
+      setDeadline: deadlines.set,
     });
     const cache = new ReviewCache(verifier);
     const handler = createHandler({
@@ -102,7 +114,8 @@ export async function startAuthenticator(
       logger: log,
       observeReview: (outcome, seconds) => metrics.observeReview(outcome, seconds),
       metrics,
-      bodyTimeoutMs: options.bodyTimeoutMs,
+      bodyTimeoutMs,
+      setDeadline: deadlines.set,
     });
     const server = await listen({
       address: config.address,

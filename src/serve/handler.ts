@@ -6,7 +6,13 @@
  * @module
  */
 
-import { type Identity, STSError, STSThrottling } from "../verify/mod.ts";
+import {
+  type Identity,
+  type SetDeadline,
+  STSError,
+  STSThrottling,
+  timeoutDeadline,
+} from "../verify/mod.ts";
 import { redactSecrets, type ServerLogger } from "./logging.ts";
 import type { ReviewOutcome } from "./metrics.ts";
 import type { CacheOutcome } from "./review_cache.ts";
@@ -47,6 +53,8 @@ export interface HandlerDeps {
   maxBodyBytes?: number;
   /** How long a client may take to send its body; default 10 s. */
   bodyTimeoutMs?: number;
+  /** How the body deadline is armed; default one `setTimeout` per request. */
+  setDeadline?: SetDeadline;
   /** A monotonic clock in milliseconds (for latency). */
   monotonicNow?: () => number;
 }
@@ -115,12 +123,17 @@ function json(status: number, body: string): Response {
  * Reads at most `limit` bytes of a body, failing as soon as more arrive or the deadline passes,
  * so a huge or slow body never sits in memory or holds a request open indefinitely.
  */
-async function readCapped(req: Request, limit: number, timeoutMs: number): Promise<Uint8Array> {
+async function readCapped(
+  req: Request,
+  limit: number,
+  timeoutMs: number,
+  setDeadline: SetDeadline,
+): Promise<Uint8Array> {
   const declared = req.headers.get("content-length");
   if (declared !== null && Number(declared) > limit) throw new BodyTooLarge();
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let cancelDeadline = (): void => {};
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new BodyTimeout()), timeoutMs);
+    cancelDeadline = setDeadline(timeoutMs, () => reject(new BodyTimeout()));
   });
   // With a declared length within the limit, the runtime reads the body natively in one go;
   // the server rejects a body longer than its Content-Length, so this cannot overrun the cap.
@@ -135,11 +148,11 @@ async function readCapped(req: Request, limit: number, timeoutMs: number): Promi
       await req.body?.cancel().catch(() => {});
       throw err;
     } finally {
-      clearTimeout(timer);
+      cancelDeadline();
     }
   }
   if (req.body === null) {
-    clearTimeout(timer);
+    cancelDeadline();
     return new Uint8Array();
   }
   const reader = req.body.getReader();
@@ -157,7 +170,7 @@ async function readCapped(req: Request, limit: number, timeoutMs: number): Promi
     await reader.cancel().catch(() => {});
     throw err;
   } finally {
-    clearTimeout(timer);
+    cancelDeadline();
   }
   const out = new Uint8Array(total);
   let offset = 0;
@@ -280,6 +293,7 @@ export function createHandler(
 ): (req: Request, info?: RequestInfo) => Promise<Response> {
   const maxBody = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const bodyTimeout = deps.bodyTimeoutMs ?? 10_000;
+  const setDeadline = deps.setDeadline ?? timeoutDeadline;
   const clock = deps.monotonicNow ?? (() => performance.now());
   const scrubbed = new Set(deps.scrubbedAccounts ?? []);
   const log = deps.logger;
@@ -311,7 +325,7 @@ export function createHandler(
     }
     let body: Uint8Array;
     try {
-      body = await readCapped(req, maxBody, bodyTimeout);
+      body = await readCapped(req, maxBody, bodyTimeout, setDeadline);
     } catch (err) {
       if (err instanceof BodyTooLarge) {
         return finish(

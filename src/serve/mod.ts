@@ -14,6 +14,7 @@ export {
   loadOrCreateKeyPair,
   subjectAltNames,
 } from "./certs.ts";
+export { DeadlineSweeper, type DeadlineSweeperOptions } from "./deadline_sweeper.ts";
 export {
   createHandler,
   DEFAULT_MAX_BODY_BYTES,

@@ -19,7 +19,12 @@ export {
   parseStsOverride,
   type StsOverride,
 } from "./host_check.ts";
-export { identityFromResponse, type StsObserver } from "./sts.ts";
+export {
+  identityFromResponse,
+  type SetDeadline,
+  type StsObserver,
+  timeoutDeadline,
+} from "./sts.ts";
 export {
   type CheckedToken,
   MAX_FUTURE_SKEW_MS,

@@ -26,6 +26,18 @@ export interface StsObserver {
   throttled(stsRegion: string): void;
 }
 
+/**
+ * Arms a deadline: `onExpire` runs once `ms` have passed, unless the returned function is called
+ * first. The server passes one coarse timer shared by all reviews; the default is `setTimeout`.
+ */
+export type SetDeadline = (ms: number, onExpire: () => void) => () => void;
+
+/** A {@link SetDeadline} on `setTimeout`: one runtime timer per deadline, exact. */
+export function timeoutDeadline(ms: number, onExpire: () => void): () => void {
+  const timer = setTimeout(onExpire, ms);
+  return () => clearTimeout(timer);
+}
+
 /** How the STS call is made. */
 export interface StsCallOptions {
   /** Sent as `x-k8s-aws-id`: the server's own cluster ID, never the client's. */
@@ -34,6 +46,8 @@ export interface StsCallOptions {
   fetch: typeof fetch;
   /** Deadline for the whole exchange, body included. */
   timeoutMs: number;
+  /** How the deadline is armed; default {@link timeoutDeadline}. */
+  setDeadline?: SetDeadline;
   /** Largest answer read; a longer one is a failure. */
   maxResponseBytes: number;
   /** Metric hooks. */
@@ -182,7 +196,7 @@ export function identityFromResponse(body: string, t: CheckedToken): Identity {
  */
 export async function callSts(t: CheckedToken, o: StsCallOptions): Promise<Identity> {
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), o.timeoutMs);
+  const cancelDeadline = (o.setDeadline ?? timeoutDeadline)(o.timeoutMs, () => controller.abort());
   try {
     let res: Response;
     try {
@@ -230,6 +244,6 @@ export async function callSts(t: CheckedToken, o: StsCallOptions): Promise<Ident
     }
     return identityFromResponse(body, t);
   } finally {
-    clearTimeout(timer);
+    cancelDeadline();
   }
 }

@@ -8,7 +8,7 @@
 import type { PartitionId } from "../aws/mod.ts";
 import { checkStsHost, parseStsOverride, type StsOverride } from "./host_check.ts";
 import type { Identity } from "./identity.ts";
-import { callSts as callStsWith, type StsObserver } from "./sts.ts";
+import { callSts as callStsWith, type SetDeadline, type StsObserver } from "./sts.ts";
 import { type CheckedToken, checkToken as checkTokenWith } from "./token.ts";
 
 /** Verifier settings: the server's policy, never anything a client sends. */
@@ -27,6 +27,8 @@ export interface VerifierOptions {
   now?: () => Date;
   /** Deadline of the STS exchange in ms; default 10000 (the Go tool's client timeout). */
   timeoutMs?: number;
+  /** How that deadline is armed; default one `setTimeout` per call. */
+  setDeadline?: SetDeadline;
   /** Largest STS answer read, in bytes; default 65536. */
   maxResponseBytes?: number;
   /** Metric hooks. */
@@ -93,6 +95,7 @@ export class Verifier {
       clusterId: this.#o.clusterId,
       fetch: this.#o.fetch ?? fetch,
       timeoutMs: this.#o.timeoutMs ?? 10_000,
+      setDeadline: this.#o.setDeadline,
       maxResponseBytes: this.#o.maxResponseBytes ?? 65_536,
       observer: this.#o.observer,
     });

@@ -194,3 +194,70 @@ Deno.test("startAuthenticator: an unusable state dir fails startup and releases 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("startAuthenticator: a body that stops arriving gets 408 at the body deadline", async () => {
+  const dir = await Deno.makeTempDir();
+  const config = buildServerConfig({
+    flags: {
+      clusterID: "x",
+      "server.port": 0,
+      "server.healthPort": 0,
+      "server.hostname": "127.0.0.1",
+      "server.stateDir": `${dir}/state`,
+      "server.generateKubeconfig": `${dir}/kubeconfig.yaml`,
+    },
+  });
+  const server = await startAuthenticator(config, {
+    env: () => undefined,
+    region: "",
+    bodyTimeoutMs: 200,
+    logger: { debug() {}, info() {}, warn() {}, error() {} },
+  });
+  // A raw TLS connection that trusts only the server's CA (openssl, as in https_client.ts: the
+  // serving certificate is a CA certificate, which rustls refuses as an end entity).
+  const caFile = `${dir}/ca.pem`;
+  await Deno.writeTextFile(caFile, server.certPem);
+  const client = new Deno.Command("openssl", {
+    args: [
+      "s_client",
+      "-quiet",
+      "-verify_return_error",
+      "-CAfile",
+      caFile,
+      "-connect",
+      `127.0.0.1:${server.addr.port}`,
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const writer = client.stdin.getWriter();
+  try {
+    const start = performance.now();
+    await writer.write(new TextEncoder().encode(
+      "POST /authenticate HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n" +
+        'content-length: 100\r\n\r\n{"apiVersion":',
+    ));
+    const reader = client.stdout.getReader();
+    const first = await reader.read();
+    const elapsed = performance.now() - start;
+    reader.releaseLock();
+    const head = new TextDecoder().decode(first.value ?? new Uint8Array());
+    assert.match(head, /^HTTP\/1\.1 408 /);
+    // The shared deadline timer fires at most 10 ms (1/20 of 200 ms) late; the TLS handshake
+    // happens inside the measured time, so only the lower bound is tight.
+    assert.ok(elapsed >= 190, `answered after ${elapsed} ms, before the deadline`);
+    assert.ok(elapsed < 2000, `answered after ${elapsed} ms`);
+  } finally {
+    await writer.close().catch(() => {});
+    await client.stdout.cancel().catch(() => {});
+    try {
+      client.kill();
+    } catch {
+      // already exited
+    }
+    await client.status;
+    await server.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

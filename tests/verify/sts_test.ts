@@ -330,6 +330,38 @@ Deno.test("32 timeout and body cap", async () => {
   }, { timeoutMs: 100, maxResponseBytes: 1000 });
 });
 
+Deno.test("32 the STS deadline is armed through the injected setDeadline", async () => {
+  const peer = await startStsPeer({ principals: [ALICE], latencyMs: 2000 });
+  try {
+    const armed: number[] = [];
+    let cancelled = 0;
+    const v = new Verifier({
+      clusterId: "c1",
+      partition: "aws",
+      stsEndpointOverride: peer.url,
+      timeoutMs: 1234,
+      // Expires at once: the call must be aborted by this deadline, not by a timer of its own.
+      setDeadline: (ms, onExpire) => {
+        armed.push(ms);
+        queueMicrotask(onExpire);
+        return () => cancelled++;
+      },
+    });
+    const start = performance.now();
+    const e = await v.verify(await presignToken(ALICE, peer.url, "c1")).catch((e) => e);
+    assert.ok(e instanceof STSError);
+    assert.equal(
+      e.message,
+      "sts getCallerIdentity failed: error during GET: request timed out after 1234 ms on custom endpoint",
+    );
+    assert.ok(performance.now() - start < 1000, "the injected deadline did not abort the call");
+    assert.deepEqual(armed, [1234]);
+    assert.equal(cancelled, 1, "the deadline is released when the call ends");
+  } finally {
+    await peer.close();
+  }
+});
+
 for (const framing of ["content-length", "chunked"] as const) {
   Deno.test(`32 a body that stops arriving times out (${framing})`, async () => {
     // Headers arrive at once, then the body stalls: the deadline covers the body too, whether
