@@ -144,14 +144,10 @@ export class ReviewCache<C extends { expiresAt: Date }> {
     if (!(expiresAtMs > this.#now())) return identity;
     this.#sweep();
     while (this.#entries.size >= this.#maxEntries) {
-      const oldest = this.#shift();
+      const oldest = this.#oldest();
       if (oldest === undefined) break;
       this.#forget(oldest);
     }
-    // In-flight deduplication means a key is never stored over a live entry; should that change,
-    // the old entry must still give back its reference.
-    const previous = this.#entries.get(key);
-    if (previous !== undefined) this.#forget(previous);
     const first = this.#identities.get(identity.arn);
     let shared = first;
     while (shared !== undefined && !sameIdentity(shared.identity, identity)) shared = shared.next;
@@ -169,19 +165,8 @@ export class ReviewCache<C extends { expiresAt: Date }> {
     return shared.identity;
   }
 
-  /** The oldest live entry, taken off the queue (dead slots on the way are dropped). */
-  #shift(): Entry | undefined {
-    const queue = this.#queue;
-    while (this.#head < queue.length) {
-      const entry = queue[this.#head];
-      queue[this.#head++] = undefined;
-      if (entry?.live) return entry;
-    }
-    return undefined;
-  }
-
-  /** The oldest live entry without taking it (dead slots at the front are dropped). */
-  #peek(): Entry | undefined {
+  /** The oldest live entry; dead slots in front of it (forgotten entries) are dropped. */
+  #oldest(): Entry | undefined {
     const queue = this.#queue;
     while (this.#head < queue.length) {
       const entry = queue[this.#head];
@@ -224,7 +209,7 @@ export class ReviewCache<C extends { expiresAt: Date }> {
   // Tokens arrive roughly in expiry order, so expired entries collect at the front of the queue.
   #sweep(): void {
     const now = this.#now();
-    for (let entry = this.#peek(); entry !== undefined; entry = this.#peek()) {
+    for (let entry = this.#oldest(); entry !== undefined; entry = this.#oldest()) {
       if (entry.expiresAtMs >= now) break;
       this.#forget(entry);
     }
