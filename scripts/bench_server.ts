@@ -18,10 +18,11 @@
  * review of the server, the peer and wrk (they share the machine), and the server's peak RSS
  * (VmHWM). The server runs with the V8 flags users get by default (`SERVER_V8_FLAGS`). Needs
  * `wrk` (`apt-get install wrk`). Options: `--duration 10` (seconds), `--connections 64`,
- * `--threads 2`, `--sts-latency 20` (ms), `--warmup 20` (seconds), `--reference` (drive `scripts/bench/reference_server.ts`,
- * a bare `Deno.serve` + `fetch` forwarder, instead of the server: the runtime's ceiling on this
- * machine for the same load). Environment: `BENCH_DENO_FLAGS` (replaces the V8
- * flags), `BENCH_SERVER_ENV` (`K=V;K2=V2`, extra server environment).
+ * `--threads 2`, `--sts-latency 20` (ms), `--warmup 20` (seconds), `--reference` (drive
+ * `scripts/bench/reference_server.ts`, a bare `Deno.serve` + `fetch` forwarder, instead of the
+ * server: the runtime's ceiling on this machine for the same load). Environment:
+ * `BENCH_DENO_FLAGS` (replaces the V8 flags), `BENCH_SERVER_ENV` (`K=V;K2=V2`, extra server
+ * environment).
  *
  * @module
  */
