@@ -16,11 +16,15 @@
  */
 
 import { generateToken } from "../src/sign/mod.ts";
-import { ReviewCache, type TwoStepVerifier } from "../src/serve/review_cache.ts";
+import {
+  DEFAULT_MAX_CACHED_TOKENS,
+  ReviewCache,
+  type TwoStepVerifier,
+} from "../src/serve/review_cache.ts";
 import { type Identity, Verifier } from "../src/verify/mod.ts";
 
 const TOKENS = 20_000;
-const CAP = 50_000;
+const CAP = DEFAULT_MAX_CACHED_TOKENS;
 const ENDPOINT = "http://127.0.0.1:9";
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) {

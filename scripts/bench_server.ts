@@ -28,6 +28,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { DEFAULT_MAX_CACHED_TOKENS } from "../src/serve/review_cache.ts";
 import { generateToken } from "../src/sign/mod.ts";
 import { startStsPeer } from "../tests/peers/sts_peer.ts";
 
@@ -378,7 +379,7 @@ async function main(): Promise<number> {
       const warm = await runWrk(url, warmFile, CONNECTIONS, WARMUP);
       print(
         `warm-up: ${warm.requests} distinct tokens in ${WARMUP} s (the identity cache keeps ` +
-          `at most 50,000), not reported below`,
+          `at most ${DEFAULT_MAX_CACHED_TOKENS.toLocaleString("en-US")}), not reported below`,
       );
       print();
     }

@@ -10,17 +10,14 @@
 import type { PartitionId } from "../aws/mod.ts";
 import type { ServerConfig } from "../config/mod.ts";
 import { createMapperChain, type MapperDeps } from "../map/mod.ts";
-import { Verifier } from "../verify/mod.ts";
+import { DEFAULT_STS_TIMEOUT_MS, Verifier } from "../verify/mod.ts";
 import { DeadlineSweeper } from "./deadline_sweeper.ts";
-import { createHandler } from "./handler.ts";
+import { createHandler, DEFAULT_BODY_TIMEOUT_MS } from "./handler.ts";
 import type { ServerLogger } from "./logging.ts";
 import { createServerMetrics, type ServerMetrics } from "./metrics.ts";
 import { resolveServerRegion } from "./region.ts";
 import { ReviewCache } from "./review_cache.ts";
 import { listen, type RunningServer } from "./server.ts";
-
-/** Deadline of an STS call: the Go tool's HTTP client timeout. */
-const STS_TIMEOUT_MS = 10_000;
 
 /** Options of {@link startAuthenticator}. */
 export interface AuthenticatorOptions {
@@ -91,9 +88,12 @@ export async function startAuthenticator(
     }
     // One coarse timer for every review's deadlines; it fires at most 1/20 of the shorter
     // timeout late (100 ms against the default 10 s ones).
-    const bodyTimeoutMs = options.bodyTimeoutMs ?? 10_000;
+    const bodyTimeoutMs = options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
     const deadlines = new DeadlineSweeper({
-      resolutionMs: Math.max(5, Math.min(100, Math.min(bodyTimeoutMs, STS_TIMEOUT_MS) / 20)),
+      resolutionMs: Math.max(
+        5,
+        Math.min(100, Math.min(bodyTimeoutMs, DEFAULT_STS_TIMEOUT_MS) / 20),
+      ),
     });
     const verifier = new Verifier({
       clusterId: config.clusterId,
@@ -103,7 +103,6 @@ export async function startAuthenticator(
       stsEndpointOverride: override,
       fetch: options.fetch,
       observer: metrics.sts,
-      timeoutMs: STS_TIMEOUT_MS,
       setDeadline: deadlines.set,
     });
     const cache = new ReviewCache(verifier);

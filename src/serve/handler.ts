@@ -71,6 +71,9 @@ export const TOKEN_REVIEW_API_VERSIONS: readonly string[] = [
   "authentication.k8s.io/v1beta1",
 ];
 
+/** Default time a client gets to send its request body. */
+export const DEFAULT_BODY_TIMEOUT_MS = 10_000;
+
 /** Default body limit: 1 MiB. */
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
@@ -292,7 +295,7 @@ export function createHandler(
   deps: HandlerDeps,
 ): (req: Request, info?: RequestInfo) => Promise<Response> {
   const maxBody = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const bodyTimeout = deps.bodyTimeoutMs ?? 10_000;
+  const bodyTimeout = deps.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
   const setDeadline = deps.setDeadline ?? timeoutDeadline;
   const clock = deps.monotonicNow ?? (() => performance.now());
   const scrubbed = new Set(deps.scrubbedAccounts ?? []);

@@ -17,6 +17,7 @@ export {
 export { DeadlineSweeper, type DeadlineSweeperOptions } from "./deadline_sweeper.ts";
 export {
   createHandler,
+  DEFAULT_BODY_TIMEOUT_MS,
   DEFAULT_MAX_BODY_BYTES,
   denyBody,
   type HandlerDeps,
@@ -47,5 +48,10 @@ export {
   type StsObserver,
 } from "./metrics.ts";
 export { type ResolvedRegion, resolveServerRegion } from "./region.ts";
-export { type CacheOutcome, ReviewCache, type TwoStepVerifier } from "./review_cache.ts";
+export {
+  type CacheOutcome,
+  DEFAULT_MAX_CACHED_TOKENS,
+  ReviewCache,
+  type TwoStepVerifier,
+} from "./review_cache.ts";
 export { listen, type ListenOptions, onShutdownSignal, type RunningServer } from "./server.ts";

@@ -37,7 +37,10 @@ export interface CachedVerification {
 
 /** Options of {@link ReviewCache}. */
 export interface ReviewCacheOptions {
-  /** Most tokens remembered at once; the oldest go first beyond it. Default 50,000. */
+  /**
+   * Most tokens remembered at once; the oldest go first beyond it. Default
+   * {@link DEFAULT_MAX_CACHED_TOKENS}.
+   */
   maxEntries?: number;
   /** The clock, in milliseconds since the epoch. */
   now?: () => number;
@@ -66,6 +69,9 @@ function sameIdentity(a: Identity, b: Identity): boolean {
     a.accessKeyId === b.accessKeyId && a.stsEndpoint === b.stsEndpoint;
 }
 
+/** Default number of tokens a {@link ReviewCache} remembers. */
+export const DEFAULT_MAX_CACHED_TOKENS = 50_000;
+
 // Synchronous on purpose: WebCrypto's digest is async and, on the cache-hit path, its round
 // trip through the thread pool costs more than the whole rest of a review.
 function tokenKey(token: string): string {
@@ -93,7 +99,7 @@ export class ReviewCache<C extends { expiresAt: Date }> {
   /** Wraps a verifier; the cache lives as long as this object. */
   constructor(verifier: TwoStepVerifier<C>, options: ReviewCacheOptions = {}) {
     this.#verifier = verifier;
-    this.#maxEntries = Math.max(1, options.maxEntries ?? 50_000);
+    this.#maxEntries = Math.max(1, options.maxEntries ?? DEFAULT_MAX_CACHED_TOKENS);
     this.#now = options.now ?? Date.now;
   }
 

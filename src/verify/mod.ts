@@ -32,4 +32,4 @@ export {
   PRESIGNED_URL_VALIDITY_MS,
   TOKEN_PREFIX,
 } from "./token.ts";
-export { Verifier, type VerifierOptions } from "./verifier.ts";
+export { DEFAULT_STS_TIMEOUT_MS, Verifier, type VerifierOptions } from "./verifier.ts";

@@ -37,6 +37,9 @@ export interface VerifierOptions {
 
 const ACCEPTED_HOST_CACHE_SIZE = 256;
 
+/** Default deadline of the STS exchange: the Go tool's HTTP client timeout. */
+export const DEFAULT_STS_TIMEOUT_MS = 10_000;
+
 /** Verifies `k8s-aws-v1.` tokens against STS. Holds no per-token state. */
 export class Verifier {
   readonly #o: VerifierOptions;
@@ -94,7 +97,7 @@ export class Verifier {
     return callStsWith(t, {
       clusterId: this.#o.clusterId,
       fetch: this.#o.fetch ?? fetch,
-      timeoutMs: this.#o.timeoutMs ?? 10_000,
+      timeoutMs: this.#o.timeoutMs ?? DEFAULT_STS_TIMEOUT_MS,
       setDeadline: this.#o.setDeadline,
       maxResponseBytes: this.#o.maxResponseBytes ?? 65_536,
       observer: this.#o.observer,
