@@ -23,11 +23,13 @@ import {
   type MappedIdentity,
   type Mapper,
   type MapperDeps,
+  MappingError,
   NotMappedError,
   type ResolvedDeps,
   resolveDeps,
 } from "./mapper.ts";
-import { needsEc2, renderTemplate, type TemplateContext } from "./template.ts";
+import { renderTemplate, type TemplateContext } from "./template.ts";
+import { type ReasonId, reasonOf } from "../reasons/mod.ts";
 
 /** The mapping entry point the webhook handler calls. */
 export interface MapperChain {
@@ -217,77 +219,12 @@ class Chain implements MapperChain {
     return this.ec2;
   }
 
-  async map(id: Identity): Promise<MappedIdentity> {
-    const { mappers } = this.current;
-    const errors: string[] = [];
-    for (const m of mappers) {
-      let match;
-      try {
-        match = await m.map(id);
-      } catch (e) {
-        errors.push(`mapper ${m.name} Map error: ${(e as Error).message}`);
-        continue;
-      }
-      if (match === undefined) continue;
-      const ctx: TemplateContext = {
-        accountId: id.accountId,
-        sessionName: id.sessionName,
-        accessKeyId: id.accessKeyId,
-      };
-      if (needsEc2(match.username) || match.groups.some(needsEc2)) {
-        const provider = this.ec2Provider();
-        ctx.privateDnsName = (instanceId) => provider.getPrivateDnsName(instanceId);
-      }
-      let username: string;
-      const groups: string[] = [];
-      try {
-        username = await renderTemplate(match.username, ctx).catch((e) => {
-          throw new Error(
-            `error rendering username template ${JSON.stringify(match.username)}: ${
-              (e as Error).message
-            }`,
-          );
-        });
-        for (const g of match.groups) {
-          const rendered = await renderTemplate(g, ctx).catch((e) => {
-            throw new Error(
-              `error rendering group template ${JSON.stringify(g)}: ${(e as Error).message}`,
-            );
-          });
-          if (rendered !== "") groups.push(rendered);
-        }
-      } catch (e) {
-        throw new Error(`mapper ${m.name} renderTemplates error: ${(e as Error).message}`);
-      }
-      if (username === "") {
-        throw new Error(
-          `mapper ${m.name} renderTemplates error: username template ${
-            JSON.stringify(match.username)
-          } rendered an empty username`,
-        );
-      }
-      const reserved = m.usernamePrefixReserveList.filter((p) => p !== "");
-      if (reserved.some((p) => username.startsWith(p))) {
-        throw new Error(
-          `invalid username '${username}' for mapper ${m.name}: username must not begin with the following prefixes: [${
-            reserved.join(" ")
-          }]`,
-        );
-      }
-      return { username, groups, identityArn: match.identityArn };
-    }
-    if (errors.length > 0) throw new Error(aggregate(errors));
-    for (const m of mappers) {
-      if (m.isAccountAllowed(id.accountId)) {
-        return {
-          username: id.canonicalArn,
-          groups: [],
-          identityArn: id.canonicalArn.toLowerCase(),
-        };
-      }
-    }
-    throw new NotMappedError();
+  map(id: Identity): Promise<MappedIdentity> {
+    return mapIdentity(this.current.mappers, id, { privateDnsName: this.privateDnsName });
   }
+
+  private readonly privateDnsName = (instanceId: string): Promise<string> =>
+    this.ec2Provider().getPrivateDnsName(instanceId);
 
   async close(): Promise<void> {
     if (this.closed) return;
@@ -298,6 +235,150 @@ class Chain implements MapperChain {
     await Promise.allSettled(this.current.mappers.map((m) => m.close()));
     await this.ec2?.close();
   }
+}
+
+/** What the mapping decision needs of a backend (a started {@link Mapper}, or a static one). */
+export type MappingBackend = Pick<
+  Mapper,
+  "name" | "map" | "isAccountAllowed" | "usernamePrefixReserveList"
+>;
+
+/** One step of a mapping decision, as `explain` reports it. */
+export type MapTraceEvent =
+  | { event: "no_match"; backend: string }
+  | { event: "error"; backend: string; error: string; reason: ReasonId }
+  | {
+    event: "match";
+    backend: string;
+    /** Where the entry is defined. */
+    location?: string;
+    /** The entry's username template. */
+    username: string;
+    /** The entry's group templates. */
+    groups: readonly string[];
+  }
+  | { event: "rendered"; backend: string; username: string; groups: readonly string[] }
+  | { event: "reserved"; backend: string; prefixes: readonly string[]; refused: boolean }
+  | { event: "account"; backend: string; accountId: string; allowed: boolean };
+
+/** Options of {@link mapIdentity}. */
+export interface MapIdentityOptions {
+  /** Resolves `{{EC2PrivateDNSName}}`; without it such templates fail. */
+  privateDnsName?: (instanceId: string) => Promise<string>;
+  /** Receives every step of the decision (for `explain`); the server passes none. */
+  trace?: (event: MapTraceEvent) => void;
+}
+
+/**
+ * The mapping decision the server makes for every review, over backends in order: the first
+ * explicit match is rendered and checked against its backend's reserved prefixes; only when no
+ * backend matches (and none failed) may account auto-mapping apply (port decision 8). Never
+ * falls open.
+ *
+ * @throws {NotMappedError} when nothing maps the identity.
+ * @throws {MappingError} with the Go-style message and a `map.*` reason otherwise.
+ */
+export async function mapIdentity(
+  backends: readonly MappingBackend[],
+  id: Identity,
+  o: MapIdentityOptions = {},
+): Promise<MappedIdentity> {
+  const trace = o.trace;
+  const errors: { message: string; reason: ReasonId }[] = [];
+  for (const m of backends) {
+    let match;
+    try {
+      match = await m.map(id);
+    } catch (e) {
+      const message = `mapper ${m.name} Map error: ${(e as Error).message}`;
+      const reason = reasonOf(e) ?? "map.backend_error";
+      errors.push({ message, reason });
+      trace?.({ event: "error", backend: m.name, error: message, reason });
+      continue;
+    }
+    if (match === undefined) {
+      trace?.({ event: "no_match", backend: m.name });
+      continue;
+    }
+    trace?.({
+      event: "match",
+      backend: m.name,
+      location: match.source?.location,
+      username: match.username,
+      groups: match.groups,
+    });
+    const ctx: TemplateContext = {
+      accountId: id.accountId,
+      sessionName: id.sessionName,
+      accessKeyId: id.accessKeyId,
+      privateDnsName: o.privateDnsName,
+    };
+    let username: string;
+    const groups: string[] = [];
+    try {
+      username = await renderTemplate(match.username, ctx).catch((e) => {
+        throw new Error(
+          `error rendering username template ${JSON.stringify(match.username)}: ${
+            (e as Error).message
+          }`,
+        );
+      });
+      for (const g of match.groups) {
+        const rendered = await renderTemplate(g, ctx).catch((e) => {
+          throw new Error(
+            `error rendering group template ${JSON.stringify(g)}: ${(e as Error).message}`,
+          );
+        });
+        if (rendered !== "") groups.push(rendered);
+      }
+    } catch (e) {
+      throw new MappingError(
+        "map.template",
+        `mapper ${m.name} renderTemplates error: ${(e as Error).message}`,
+      );
+    }
+    trace?.({ event: "rendered", backend: m.name, username, groups });
+    if (username === "") {
+      throw new MappingError(
+        "map.empty_username",
+        `mapper ${m.name} renderTemplates error: username template ${
+          JSON.stringify(match.username)
+        } rendered an empty username`,
+      );
+    }
+    const reserved = m.usernamePrefixReserveList.filter((p) => p !== "");
+    const refused = reserved.some((p) => username.startsWith(p));
+    if (reserved.length > 0) {
+      trace?.({ event: "reserved", backend: m.name, prefixes: reserved, refused });
+    }
+    if (refused) {
+      throw new MappingError(
+        "map.reserved_prefix",
+        `invalid username '${username}' for mapper ${m.name}: username must not begin with the following prefixes: [${
+          reserved.join(" ")
+        }]`,
+      );
+    }
+    return { username, groups, identityArn: match.identityArn };
+  }
+  if (errors.length > 0) {
+    const reason = errors.every((e) => e.reason === errors[0]!.reason)
+      ? errors[0]!.reason
+      : "map.backend_error";
+    throw new MappingError(reason, aggregate(errors.map((e) => e.message)));
+  }
+  for (const m of backends) {
+    const allowed = m.isAccountAllowed(id.accountId);
+    trace?.({ event: "account", backend: m.name, accountId: id.accountId, allowed });
+    if (allowed) {
+      return {
+        username: id.canonicalArn,
+        groups: [],
+        identityArn: id.canonicalArn.toLowerCase(),
+      };
+    }
+  }
+  throw new NotMappedError();
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 
 import type { BackendMode } from "../config/mod.ts";
+import type { Denial, ReasonId } from "../reasons/mod.ts";
 
 /**
  * The verified identity a mapper looks at. Structurally the verifier's `Identity`, declared
@@ -44,6 +45,12 @@ export interface MappingMatch {
   groups: readonly string[];
   /** Lower-cased canonical ARN of the identity. */
   identityArn: string;
+  /**
+   * Where the matching entry is defined (`file:line`, a ConfigMap key and line, an object name).
+   * A reference to the entry's source, read only when a trace or a log needs it: finding a line
+   * can cost a parse, which lookups must not pay.
+   */
+  source?: { readonly location: string };
 }
 
 /** One source of mappings (§6.1). */
@@ -67,10 +74,24 @@ export interface Mapper {
 }
 
 /** The identity matched no mapping in any backend. */
-export class NotMappedError extends Error {
+export class NotMappedError extends Error implements Denial {
+  /** Always `map.not_mapped`. */
+  readonly reason: ReasonId = "map.not_mapped";
   constructor() {
     super("identity is not mapped");
     this.name = "NotMappedError";
+  }
+}
+
+/** Mapping found an entry but could not turn it into a user, or a backend could not decide. */
+export class MappingError extends Error implements Denial {
+  /** Why (a `map.*` catalogue ID). */
+  readonly reason: ReasonId;
+  /** @param reason the catalogue ID; @param message what failed, in the Go tool's words */
+  constructor(reason: ReasonId, message: string) {
+    super(message);
+    this.name = "MappingError";
+    this.reason = reason;
   }
 }
 

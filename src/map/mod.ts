@@ -5,7 +5,15 @@
  * @module
  */
 
-export { type ChainOptions, createMapperChain, type MapperChain } from "./chain.ts";
+export {
+  type ChainOptions,
+  createMapperChain,
+  mapIdentity,
+  type MapIdentityOptions,
+  type MapperChain,
+  type MappingBackend,
+  type MapTraceEvent,
+} from "./chain.ts";
 export {
   type DescribeInstancesFn,
   type Ec2Instance,
@@ -16,6 +24,7 @@ export {
   type Mapper,
   type MapperDeps,
   type MapperMetrics,
+  MappingError,
   type MappingMatch,
   NOOP_LOGGER,
   NOOP_METRICS,
@@ -28,4 +37,4 @@ export { CRD_GROUP, CRD_PLURAL, CRD_VERSION, CrdMapper, type IAMIdentityMapping 
 export { createDescribeInstances, Ec2PrivateDnsProvider } from "./ec2.ts";
 export { loadKubeConfig } from "./kube.ts";
 export { INSTANCE_ID_SESSION, renderTemplate } from "./template.ts";
-export { arnKey, MappingStore, type Problem } from "./store.ts";
+export { arnKey, type Located, MappingStore, type Problem, type StoreEntry } from "./store.ts";

@@ -14,7 +14,7 @@ import {
   validateRoleMapping,
   validateUserMapping,
 } from "../config/mod.ts";
-import type { Identity, MappingMatch } from "./mapper.ts";
+import { type Identity, MappingError, type MappingMatch } from "./mapper.ts";
 import { ssoPrefix, ssoSuffixMatches } from "./sso.ts";
 
 /** Something wrong with one entry or section of a source, with where it is. */
@@ -36,7 +36,9 @@ export interface Located<T> {
 interface Entry {
   /** Position in source order (roles first, then users), for "first match wins". */
   order: number;
-  src: { readonly location: string };
+  /** Which list the entry came from (`sso` for a role entry with `sso:`). */
+  kind: StoreEntry["kind"];
+  src: Located<RoleMapping> | Located<UserMapping>;
   username: string;
   groups: readonly string[];
   /** Strict mode: the stripped, lower-cased mapping ARN to confirm; "" = none configured. */
@@ -47,6 +49,27 @@ interface Entry {
 
 interface SsoEntry extends Entry {
   prefix: string;
+}
+
+/** One entry of a store, as `explain` and `validate --list` show it. */
+export interface StoreEntry {
+  /** The list it came from; `sso` is a `mapRoles` entry with `sso:`. */
+  kind: "role" | "user" | "sso";
+  /**
+   * What lookups compare: the canonical, path-stripped, lower-cased ARN; for `sso` the
+   * lower-cased ARN prefix of the permission set's roles; in user-ID strict mode the user ID.
+   */
+  key: string;
+  /** The ARN as written (`rolearn` / `userarn`), or the SSO `ArnLike` pattern. */
+  arn: string;
+  /** The unique ID as written (DynamicFile), or `""`. */
+  userId: string;
+  /** Username template. */
+  username: string;
+  /** Group templates. */
+  groups: readonly string[];
+  /** Where it is defined. */
+  readonly location: string;
 }
 
 /** How keys are formed. */
@@ -143,12 +166,14 @@ export class MappingStore {
     };
 
     const common = (
-      src: { readonly location: string },
-      m: { username: string; groups: readonly string[] },
+      src: Located<RoleMapping> | Located<UserMapping>,
+      kind: StoreEntry["kind"],
     ): Entry => {
+      const m = src.value;
       if (m.username === "") throw new Error("value for username must be supplied");
       return {
         order: order++,
+        kind,
         src,
         username: m.username,
         groups: m.groups,
@@ -195,7 +220,7 @@ export class MappingStore {
         if (!(strict && value.roleArn === "" && value.sso === undefined && value.userId !== "")) {
           validateRoleMapping(value);
         }
-        const base = common(item, value);
+        const base = common(item, value.sso === undefined ? "role" : "sso");
         if (value.sso !== undefined) {
           if (strict) {
             throw new Error("sso mappings are not supported in dynamicfileUserIDStrict mode");
@@ -224,13 +249,44 @@ export class MappingStore {
       const value = item.value;
       try {
         if (!(strict && value.userArn === "" && value.userId !== "")) validateUserMapping(value);
-        addArnEntry(userMap, value.userArn, value.userId, common(item, value), "userarn");
+        addArnEntry(userMap, value.userArn, value.userId, common(item, "user"), "userarn");
       } catch (e) {
         problems.push({ location: item.location, message: (e as Error).message });
       }
     }
     const store = new MappingStore(roleMap, ssoRoles, userMap, new Set(accounts), strict);
     return { store, problems, warnings };
+  }
+
+  /** Every entry that takes part in lookups, in source order (duplicates left out). */
+  entries(): StoreEntry[] {
+    const out: { order: number; entry: StoreEntry }[] = [];
+    const add = (key: string, e: Entry) => {
+      const v = e.src.value;
+      const arn = e.kind === "sso"
+        ? ssoArnLike((v as RoleMapping).sso!)
+        : "roleArn" in v
+        ? v.roleArn
+        : v.userArn;
+      out.push({
+        order: e.order,
+        entry: {
+          kind: e.kind,
+          key,
+          arn,
+          userId: v.userId,
+          username: e.username,
+          groups: e.groups,
+          get location() {
+            return e.src.location;
+          },
+        },
+      });
+    };
+    for (const [key, e] of this.roles) add(key, e);
+    for (const e of this.ssoRoles) add(e.prefix, e);
+    for (const [key, e] of this.users) add(key, e);
+    return out.sort((a, b) => a.order - b.order).map((o) => o.entry);
   }
 
   /** {@link lookup} as the `Mapper.map` promise: a lookup error becomes a rejection. */
@@ -256,18 +312,19 @@ export class MappingStore {
         ? stripPath(id.canonicalArn).toLowerCase()
         : id.canonicalArn.toLowerCase();
     } catch (e) {
-      throw new Error(`cannot map identity: ${(e as Error).message}`);
+      throw new MappingError("map.backend_error", `cannot map identity: ${(e as Error).message}`);
     }
     if (this.strict) {
       const entry = this.roles.get(id.userId) ?? this.users.get(id.userId);
       if (entry === undefined) return undefined;
       if (entry.poisoned || (entry.confirmArn !== "" && entry.confirmArn !== subject)) {
-        throw new Error("ARN does not match User ID");
+        throw new MappingError("map.userid_mismatch", "ARN does not match User ID");
       }
       return {
         username: entry.username,
         groups: entry.groups,
         identityArn: id.canonicalArn.toLowerCase(),
+        source: entry.src,
       };
     }
     let best = this.roles.get(subject);
@@ -284,6 +341,7 @@ export class MappingStore {
       username: best.username,
       groups: best.groups,
       identityArn: id.canonicalArn.toLowerCase(),
+      source: best.src,
     };
   }
 }

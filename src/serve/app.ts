@@ -111,7 +111,7 @@ export async function startAuthenticator(
       map: (identity) => chain.map(identity),
       scrubbedAccounts: config.scrubbedAccounts,
       logger: log,
-      observeReview: (outcome, seconds) => metrics.observeReview(outcome, seconds),
+      observeReview: (outcome, seconds, reason) => metrics.observeReview(outcome, seconds, reason),
       metrics,
       bodyTimeoutMs,
       setDeadline: deadlines.set,

@@ -13,6 +13,7 @@ import {
   STSThrottling,
   timeoutDeadline,
 } from "../verify/mod.ts";
+import { type ReasonId, reasonInfo, reasonOf } from "../reasons/mod.ts";
 import { redactSecrets, type ServerLogger } from "./logging.ts";
 import type { ReviewOutcome } from "./metrics.ts";
 import type { CacheOutcome } from "./review_cache.ts";
@@ -45,8 +46,11 @@ export interface HandlerDeps {
   scrubbedAccounts?: readonly string[];
   /** Where the one-line-per-review log goes. */
   logger: ServerLogger;
-  /** Called once per request to `/authenticate` with its outcome and latency in seconds. */
-  observeReview?: (outcome: ReviewOutcome, seconds: number) => void;
+  /**
+   * Called once per request to `/authenticate` with its outcome, latency in seconds and, for a
+   * denial, its reason.
+   */
+  observeReview?: (outcome: ReviewOutcome, seconds: number, reason?: ReasonId) => void;
   /** Renders `/metrics`; without it `/metrics` is 404. */
   metrics?: { render(): Promise<string>; contentType: string };
   /** Largest accepted request body; default 1 MiB (port decision 17). */
@@ -224,15 +228,27 @@ function parseReview(body: Uint8Array): ParsedReview | string {
   return { apiVersion, token };
 }
 
-/** The deny body: the Go tool's bytes plus the echoed `apiVersion` and `kind` (decision 12). */
-export function denyBody(apiVersion: string): string {
+/**
+ * The deny body: the Go tool's bytes plus the echoed `apiVersion` and `kind` (decision 12) and,
+ * when given, `status.error` (decision 22): kube-apiserver writes it to its own log, so the
+ * reason reaches whoever reads that log.
+ */
+export function denyBody(apiVersion: string, error?: string): string {
   return JSON.stringify({
     apiVersion,
     kind: "TokenReview",
     metadata: {},
     spec: {},
-    status: { user: {} },
+    status: error === undefined ? { user: {} } : { user: {}, error },
   });
+}
+
+/**
+ * A denial's `status.error`: the reason ID first (what scripts match on), then what happened and
+ * what to do. `detail` has already been through {@link redactSecrets}.
+ */
+export function denialText(reason: ReasonId, detail: string): string {
+  return `${reason}: ${detail}. ${reasonInfo(reason).fix}`;
 }
 
 /** The success body, field for field as the Go tool fills it (plus `apiVersion`/`kind`). */
@@ -308,9 +324,13 @@ export function createHandler(
       client: remoteOf(info),
       method: req.method,
     };
-    const finish = (outcome: ReviewOutcome, response: Response, extra = {}): Response => {
+    const finish = (
+      outcome: ReviewOutcome,
+      response: Response,
+      extra: { reason?: ReasonId } & Record<string, unknown> = {},
+    ): Response => {
       const seconds = (clock() - started) / 1000;
-      deps.observeReview?.(outcome, seconds);
+      deps.observeReview?.(outcome, seconds, extra.reason);
       const line = { ...fields, ...extra, outcome, status: response.status, latencyMs: 0 };
       line.latencyMs = Math.round(seconds * 1e6) / 1e3;
       if (outcome === "success") log.info("access granted", line);
@@ -323,7 +343,7 @@ export function createHandler(
       return finish(
         "malformed_request",
         text(405, "expected POST\n"),
-        { error: "unexpected request method" },
+        { error: "unexpected request method", reason: "request.method" },
       );
     }
     let body: Uint8Array;
@@ -334,24 +354,26 @@ export function createHandler(
         return finish(
           "malformed_request",
           text(413, `expected a request body of at most ${maxBody} bytes\n`),
-          { error: "request body too large" },
+          { error: "request body too large", reason: "request.too_large" },
         );
       }
       if (err instanceof BodyTimeout) {
         return finish(
           "malformed_request",
           text(408, `expected a request body within ${bodyTimeout} ms\n`),
-          { error: "request body read timed out" },
+          { error: "request body read timed out", reason: "request.timeout" },
         );
       }
       return finish("malformed_request", text(400, "expected a request body\n"), {
         error: "could not read request body",
+        reason: "request.body",
       });
     }
     const parsed = parseReview(body);
     if (typeof parsed === "string") {
       return finish("malformed_request", text(400, parsed + "\n"), {
         error: body.byteLength === 0 ? "empty request body" : "could not parse request body",
+        reason: "request.body",
       });
     }
     const { apiVersion, token } = parsed;
@@ -363,13 +385,18 @@ export function createHandler(
       if (verified.cache !== undefined) fields.cache = verified.cache;
     } catch (err) {
       const message = redactSecrets(err instanceof Error ? err.message : String(err), token);
-      if (err instanceof STSThrottling) {
-        return finish("sts_throttling", json(429, denyBody(apiVersion)), { error: message });
-      }
-      if (err instanceof STSError) {
-        return finish("sts_error", json(403, denyBody(apiVersion)), { error: message });
-      }
-      return finish("invalid_token", json(403, denyBody(apiVersion)), { error: message });
+      const outcome: ReviewOutcome = err instanceof STSThrottling
+        ? "sts_throttling"
+        : err instanceof STSError
+        ? "sts_error"
+        : "invalid_token";
+      // An error without a reason is not one of the verifier's; it still denies.
+      const reason = reasonOf(err) ?? (outcome === "invalid_token" ? "token.url" : "sts.error");
+      const body = denyBody(apiVersion, denialText(reason, message));
+      return finish(outcome, json(outcome === "sts_throttling" ? 429 : 403, body), {
+        error: message,
+        reason,
+      });
     }
 
     const isScrubbed = scrubbed.has(identity.accountId);
@@ -383,13 +410,19 @@ export function createHandler(
       mapped = await deps.map(identity);
     } catch (err) {
       const message = redactSecrets(err instanceof Error ? err.message : String(err), token);
-      return finish("unknown_user", json(403, denyBody(apiVersion)), { error: message });
+      const reason = reasonOf(err) ?? "map.backend_error";
+      // The canonical ARN is what an administrator maps; scrubbed accounts keep it private.
+      const detail = reason === "map.not_mapped" && !isScrubbed
+        ? `identity ${identity.canonicalArn} is not mapped`
+        : message;
+      const body = denyBody(apiVersion, denialText(reason, detail));
+      return finish("unknown_user", json(403, body), { error: message, reason });
     }
     if (typeof mapped.username !== "string" || mapped.username === "") {
       // A mapping that yields no username cannot name anyone; deny rather than pass "" on.
-      return finish("unknown_user", json(403, denyBody(apiVersion)), {
-        error: "mapping produced an empty username",
-      });
+      const error = "mapping produced an empty username";
+      const body = denyBody(apiVersion, denialText("map.empty_username", error));
+      return finish("unknown_user", json(403, body), { error, reason: "map.empty_username" });
     }
     return finish("success", json(200, successBody(apiVersion, identity, mapped, isScrubbed)), {
       username: mapped.username,

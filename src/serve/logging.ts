@@ -192,7 +192,7 @@ export function redactSecrets(text: string, token?: string): string {
   let out = text;
   if (token !== undefined && token.length > 0) out = out.split(token).join("<token>");
   return out
-    .replace(/k8s-aws-v1\.[A-Za-z0-9_\-=.]*/g, "<token>")
+    .replace(/k8s-aws-v1\.[A-Za-z0-9_\-=.]+/g, "<token>")
     .replace(/[a-zA-Z][a-zA-Z0-9+.\-]*:\/\/[^\s"']*/g, "<url>")
     .replace(/X-Amz-(Signature|Security-Token|Credential)=[^&\s"']*/gi, "X-Amz-$1=<redacted>");
 }

@@ -8,6 +8,7 @@
 
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { MapperMetrics } from "../map/mod.ts";
+import { type ReasonId, SERVER_REASON_IDS } from "../reasons/mod.ts";
 
 /** The `result` label values of the latency histogram (the Go `uknown_user` typo is fixed). */
 export type ReviewOutcome =
@@ -48,8 +49,8 @@ export type MapperMetricHooks = MapperMetrics;
 export interface ServerMetrics {
   /** The registry `/metrics` exposes. */
   readonly registry: Registry;
-  /** Records one finished review, once per request. */
-  observeReview(outcome: ReviewOutcome, seconds: number): void;
+  /** Records one finished review, once per request, with its reason when it was denied. */
+  observeReview(outcome: ReviewOutcome, seconds: number, reason?: ReasonId): void;
   /** Hooks for the verifier. */
   readonly sts: StsObserver;
   /** Hooks for the mapper chain. */
@@ -138,11 +139,22 @@ export function createServerMetrics(options: ServerMetricsOptions = {}): ServerM
     registers,
   });
 
+  // Not in the Go tool: why reviews were denied, by the reason IDs of docs/why-denied.md. Every
+  // reason starts at 0 so a dashboard can list them before the first denial.
+  const denials = new Counter({
+    name: `${ns}_denials_total`,
+    help: "Reviews that did not authenticate, by reason ID (see docs/why-denied.md)",
+    labelNames: ["reason"],
+    registers,
+  });
+  for (const reason of SERVER_REASON_IDS) denials.inc({ reason }, 0);
+
   return {
     registry,
     contentType: registry.contentType,
-    observeReview(outcome, seconds) {
+    observeReview(outcome, seconds, reason) {
       latency.observe({ result: outcome }, seconds);
+      if (reason !== undefined) denials.inc({ reason });
     },
     sts: {
       response(code, stsRegion) {

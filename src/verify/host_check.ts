@@ -89,18 +89,22 @@ export function checkStsHost(host: string, o: HostCheckOptions): string {
     region = stsRegionFromHost(host);
   } catch (e) {
     throw new FormatError(
+      "token.sts_host",
       `could not parse region for pre-signed URL ${host}, ${(e as Error).message}`,
     );
   }
   if (region === "global") {
     // stsRegionFromHost answers "global" only for exactly sts.amazonaws.com.
     if (o.partition !== "aws") {
-      throw new FormatError(`global endpoint unsupported in partition ${o.partition}`);
+      throw new FormatError(
+        "token.sts_host",
+        `global endpoint unsupported in partition ${o.partition}`,
+      );
     }
     return region;
   }
   if (!REGION_LABEL_RE.test(region)) {
-    throw new FormatError(`invalid region identifier format provided: ${region}`);
+    throw new FormatError("token.sts_host", `invalid region identifier format provided: ${region}`);
   }
   const regionPartition = partitionOfRegion(region);
   // Only regions the SDK data lists, or that match a partition's pattern: unlike the Go
@@ -109,7 +113,10 @@ export function checkStsHost(host: string, o: HostCheckOptions): string {
     (regionPartition.regions.includes(region) || regionPartition.regionRegex.test(region));
   if (knownRegion && VARIANTS.some((v) => stsHostForRegion(region, v) === host)) {
     if (regionPartition.id !== o.partition) {
-      throw new FormatError(`partition {${o.partition}} does not support hostname ${host}`);
+      throw new FormatError(
+        "token.sts_host",
+        `partition {${o.partition}} does not support hostname ${host}`,
+      );
     }
     return region;
   }
@@ -120,7 +127,7 @@ export function checkStsHost(host: string, o: HostCheckOptions): string {
       return region;
     }
   }
-  throw new FormatError(`unexpected hostname "${host}" in pre-signed URL`);
+  throw new FormatError("token.sts_host", `unexpected hostname "${host}" in pre-signed URL`);
 }
 
 /** Every host `checkStsHost` accepts for a partition's listed regions (for docs and tests). */

@@ -12,6 +12,7 @@
  */
 
 import { canonicalizeArn, parseArn } from "../aws/mod.ts";
+import type { ReasonId } from "../reasons/mod.ts";
 import { STSError, STSThrottling } from "./errors.ts";
 import type { Identity } from "./identity.ts";
 import type { CheckedToken } from "./token.ts";
@@ -52,6 +53,11 @@ export interface StsCallOptions {
   maxResponseBytes: number;
   /** Metric hooks. */
   observer?: StsObserver;
+  /**
+   * Sees the status and headers of every STS answer (`explain` reads the `Date` header to
+   * measure clock skew); never the body.
+   */
+  onAnswer?: (status: number, headers: Headers) => void;
 }
 
 /** Reads at most `max` bytes of a body; `undefined` when it is longer. */
@@ -119,10 +125,34 @@ function errorCode(body: string): string | undefined {
   return m?.[1];
 }
 
+/**
+ * The catalogue reason of an STS error answer. The message is read only for the two phrases that
+ * tell a clock problem from a bad signature; it is never echoed.
+ */
+export function stsErrorReason(status: number, code: string | undefined, body: string): ReasonId {
+  switch (code) {
+    case "SignatureDoesNotMatch":
+      if (/Signature expired/i.test(body)) return "token.expired";
+      if (/Signature not yet current/i.test(body)) return "token.future";
+      return "token.cluster_mismatch";
+    case "InvalidClientTokenId":
+      return "sts.invalid_credentials";
+    case "ExpiredToken":
+    case "ExpiredTokenException":
+      return "sts.expired_credentials";
+    case "AccessDenied":
+    case "AccessDeniedException":
+      return "sts.access_denied";
+    case "RegionDisabledException":
+      return "sts.region_disabled";
+  }
+  return status >= 500 ? "sts.unavailable" : "sts.error";
+}
+
 function requiredString(obj: unknown, key: string, where: string): string {
   const v = (obj as Record<string, unknown>)[key];
   if (typeof v !== "string" || v === "") {
-    throw new STSError(`the STS response has no ${where}.${key} string`);
+    throw new STSError("sts.bad_response", `the STS response has no ${where}.${key} string`);
   }
   return v;
 }
@@ -130,7 +160,10 @@ function requiredString(obj: unknown, key: string, where: string): string {
 function requiredObject(obj: unknown, key: string, where: string): unknown {
   const v = (obj as Record<string, unknown>)[key];
   if (typeof v !== "object" || v === null || Array.isArray(v)) {
-    throw new STSError(`the STS response has no ${where}${where ? "." : ""}${key} object`);
+    throw new STSError(
+      "sts.bad_response",
+      `the STS response has no ${where}${where ? "." : ""}${key} object`,
+    );
   }
   return v;
 }
@@ -141,10 +174,10 @@ export function identityFromResponse(body: string, t: CheckedToken): Identity {
   try {
     doc = JSON.parse(body);
   } catch {
-    throw new STSError("the STS response is not JSON");
+    throw new STSError("sts.bad_response", "the STS response is not JSON");
   }
   if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
-    throw new STSError("the STS response is not a JSON object");
+    throw new STSError("sts.bad_response", "the STS response is not a JSON object");
   }
   const resp = requiredObject(doc, "GetCallerIdentityResponse", "");
   const result = requiredObject(resp, "GetCallerIdentityResult", "GetCallerIdentityResponse");
@@ -154,15 +187,20 @@ export function identityFromResponse(body: string, t: CheckedToken): Identity {
   const arn = requiredString(result, "Arn", where);
   const account = requiredString(result, "Account", where);
   const userIdRaw = requiredString(result, "UserId", where);
-  if (!/^\d{12}$/.test(account)) throw new STSError(`the STS response has a malformed Account`);
+  if (!/^\d{12}$/.test(account)) {
+    throw new STSError("sts.bad_response", "the STS response has a malformed Account");
+  }
   let canonical: { type: string; canonical: string };
   try {
     canonical = canonicalizeArn(arn);
   } catch (e) {
-    throw new STSError((e as Error).message);
+    throw new STSError("sts.bad_response", (e as Error).message);
   }
   if (parseArn(arn).accountId !== account) {
-    throw new STSError("the STS response's Account differs from the account of its Arn");
+    throw new STSError(
+      "sts.bad_response",
+      "the STS response's Account differs from the account of its Arn",
+    );
   }
   let userId = userIdRaw;
   let sessionName = "";
@@ -171,7 +209,7 @@ export function identityFromResponse(body: string, t: CheckedToken): Identity {
   ) {
     const parts = userIdRaw.split(":");
     if (parts.length !== 2 || parts[0] === "" || parts[1] === "") {
-      throw new STSError(`malformed UserID "${userIdRaw}"`);
+      throw new STSError("sts.bad_response", `malformed UserID "${userIdRaw}"`);
     }
     userId = parts[0]!;
     sessionName = parts[1]!;
@@ -211,9 +249,13 @@ export async function callSts(t: CheckedToken, o: StsCallOptions): Promise<Ident
       const inner = controller.signal.aborted
         ? `request timed out after ${o.timeoutMs} ms`
         : scrub((e as Error).message ?? String(e), t.url);
-      throw new STSError(`error during GET: ${inner} on ${t.stsRegion} endpoint`);
+      throw new STSError(
+        "sts.unreachable",
+        `error during GET: ${inner} on ${t.stsRegion} endpoint`,
+      );
     }
     o.observer?.response(res.status, t.stsRegion);
+    o.onAnswer?.(res.status, res.headers);
     let bytes: Uint8Array | undefined;
     try {
       bytes = await readCapped(res, o.maxResponseBytes);
@@ -221,10 +263,14 @@ export async function callSts(t: CheckedToken, o: StsCallOptions): Promise<Ident
       const inner = controller.signal.aborted
         ? `timed out after ${o.timeoutMs} ms`
         : scrub((e as Error).message ?? String(e), t.url);
-      throw new STSError(`error reading HTTP result: ${inner}`);
+      throw new STSError(
+        controller.signal.aborted ? "sts.unreachable" : "sts.bad_response",
+        `error reading HTTP result: ${inner}`,
+      );
     }
     if (bytes === undefined) {
       throw new STSError(
+        "sts.bad_response",
         `error reading HTTP result: the response is larger than ${o.maxResponseBytes} bytes`,
       );
     }
@@ -239,6 +285,7 @@ export async function callSts(t: CheckedToken, o: StsCallOptions): Promise<Ident
         );
       }
       throw new STSError(
+        stsErrorReason(res.status, code, body),
         `error from AWS (expected 200, got ${res.status}) on ${t.stsRegion} endpoint${suffix}`,
       );
     }

@@ -81,11 +81,11 @@ function decodeBase64Url(s: string): string {
   if (!BASE64URL_RE.test(s)) {
     let i = 0;
     while (i < s.length && /[A-Za-z0-9_-]/.test(s[i]!)) i++;
-    throw new FormatError(`illegal base64 data at input byte ${i}`);
+    throw new FormatError("token.encoding", `illegal base64 data at input byte ${i}`);
   }
   // A single leftover character cannot encode a byte; Go reports its offset.
   if (s.length % 4 === 1) {
-    throw new FormatError(`illegal base64 data at input byte ${s.length - 1}`);
+    throw new FormatError("token.encoding", `illegal base64 data at input byte ${s.length - 1}`);
   }
   const std = s.replaceAll("-", "+").replaceAll("_", "/");
   return atob(std + "==".slice(0, (4 - (s.length % 4)) % 4));
@@ -124,7 +124,7 @@ function decodeComponent(s: string): string {
     return decodeURIComponent(s);
   } catch {
     // Invalid UTF-8 after percent-decoding.
-    throw new FormatError("malformed query parameter");
+    throw new FormatError("token.query", "malformed query parameter");
   }
 }
 
@@ -135,7 +135,7 @@ function decodeComponent(s: string): string {
  */
 function checkQuery(raw: string): Map<string, string> {
   // Also refuses `;`, which Go's ParseQuery rejects and URLSearchParams would keep in a value.
-  if (!QUERY_CHARS_RE.test(raw)) throw new FormatError("malformed query parameter");
+  if (!QUERY_CHARS_RE.test(raw)) throw new FormatError("token.query", "malformed query parameter");
   const byKey = new Map<string, { raw: string; values: string[] }>();
   for (const part of raw.split("&")) {
     if (part === "") continue;
@@ -151,16 +151,18 @@ function checkQuery(raw: string): Map<string, string> {
   const lowered = new Map<string, string>();
   for (const key of byKey.keys()) {
     const lower = key.toLowerCase();
-    if (lowered.has(lower)) throw new FormatError(`duplicate query parameter found: "${key}"`);
+    if (lowered.has(lower)) {
+      throw new FormatError("token.query", `duplicate query parameter found: "${key}"`);
+    }
     lowered.set(lower, key);
   }
   const params = new Map<string, string>();
   for (const [key, { raw: rawKey, values }] of byKey) {
     if (!ALLOWED_KEYS.has(key) || rawKey !== key) {
-      throw new FormatError(`non-whitelisted query parameter "${rawKey}"`);
+      throw new FormatError("token.query", `non-whitelisted query parameter "${rawKey}"`);
     }
     if (values.length !== 1) {
-      throw new FormatError("query parameter with multiple values not supported");
+      throw new FormatError("token.query", "query parameter with multiple values not supported");
     }
     params.set(key, values[0]!);
   }
@@ -174,11 +176,13 @@ function checkQuery(raw: string): Map<string, string> {
  * @throws {FormatError} naming the first check that failed, never echoing the token or URL.
  */
 export function checkToken(token: string, o: TokenCheckOptions): CheckedToken {
-  if (token.length > MAX_TOKEN_BYTES) throw new FormatError("token is too large");
+  if (token.length > MAX_TOKEN_BYTES) {
+    throw new FormatError("token.too_large", "token is too large");
+  }
   let url: string;
   try {
     if (!token.startsWith(TOKEN_PREFIX)) {
-      throw new FormatError(`token is missing expected "${TOKEN_PREFIX}" prefix`);
+      throw new FormatError("token.prefix", `token is missing expected "${TOKEN_PREFIX}" prefix`);
     }
     url = decodeBase64Url(token.slice(TOKEN_PREFIX.length));
   } catch (e) {
@@ -186,7 +190,7 @@ export function checkToken(token: string, o: TokenCheckOptions): CheckedToken {
     // and such a token always fails one of the two checks above: measure it only then, so the
     // size check still comes first as in the Go tool.
     if (new TextEncoder().encode(token).length > MAX_TOKEN_BYTES) {
-      throw new FormatError("token is too large");
+      throw new FormatError("token.too_large", "token is too large");
     }
     throw e;
   }
@@ -195,11 +199,14 @@ export function checkToken(token: string, o: TokenCheckOptions): CheckedToken {
     let i = 0;
     while (i < url.length && /[\x21-\x7e]/.test(url[i]!)) i++;
     throw new FormatError(
+      "token.encoding",
       `pre-signed URL has a byte that is not printable ASCII at offset ${i}`,
     );
   }
   const m = URL_RE.exec(url);
-  if (!m) throw new FormatError("could not parse pre-signed URL: missing protocol scheme");
+  if (!m) {
+    throw new FormatError("token.url", "could not parse pre-signed URL: missing protocol scheme");
+  }
   const scheme = m[1]!;
   const host = m[2]!;
   const path = m[3]!;
@@ -212,50 +219,65 @@ export function checkToken(token: string, o: TokenCheckOptions): CheckedToken {
     // Lower-case only: real signers write `https`, and a scheme the WHATWG URL would rewrite
     // would break the byte-for-byte guarantee.
     if (scheme !== "https") {
-      throw new FormatError(`unexpected scheme "${scheme}" in pre-signed URL`);
+      throw new FormatError("token.url", `unexpected scheme "${scheme}" in pre-signed URL`);
     }
     if (host.includes("@")) {
-      throw new FormatError("unexpected user information in pre-signed URL");
+      throw new FormatError("token.url", "unexpected user information in pre-signed URL");
     }
     stsRegion = o.checkHost(host);
   }
-  if (path !== "/") throw new FormatError("unexpected path in pre-signed URL");
-  if (m[5] !== undefined) throw new FormatError("unexpected fragment in pre-signed URL");
+  if (path !== "/") throw new FormatError("token.url", "unexpected path in pre-signed URL");
+  if (m[5] !== undefined) {
+    throw new FormatError("token.url", "unexpected fragment in pre-signed URL");
+  }
 
   const params = checkQuery(rawQuery);
   if (params.get("Action") !== "GetCallerIdentity") {
-    throw new FormatError("unexpected action parameter in pre-signed URL");
+    throw new FormatError("token.action", "unexpected action parameter in pre-signed URL");
   }
   if (params.get("Version") !== "2011-06-15") {
-    throw new FormatError("unexpected version parameter in pre-signed URL");
+    throw new FormatError("token.action", "unexpected version parameter in pre-signed URL");
   }
   if (params.get("X-Amz-Algorithm") !== "AWS4-HMAC-SHA256") {
-    throw new FormatError("unexpected X-Amz-Algorithm parameter in pre-signed URL");
+    throw new FormatError("token.query", "unexpected X-Amz-Algorithm parameter in pre-signed URL");
   }
   const signedHeaders = (params.get("X-Amz-SignedHeaders") ?? "").split(";");
   if (!signedHeaders.some((h) => h.toLowerCase() === "x-k8s-aws-id")) {
-    throw new FormatError("client did not sign the x-k8s-aws-id header in the pre-signed URL");
+    throw new FormatError(
+      "token.cluster_unsigned",
+      "client did not sign the x-k8s-aws-id header in the pre-signed URL",
+    );
   }
   const expires = params.get("X-Amz-Expires");
   if (expires === undefined || !EXPIRES_RE.test(expires) || Number(expires) > 900) {
     throw new FormatError(
+      "token.query",
       `invalid X-Amz-Expires parameter in pre-signed URL: ${atoiForMessage(expires)}`,
     );
   }
   const date = params.get("X-Amz-Date") ?? "";
-  if (date === "") throw new FormatError("X-Amz-Date parameter must be present in pre-signed URL");
+  if (date === "") {
+    throw new FormatError("token.query", "X-Amz-Date parameter must be present in pre-signed URL");
+  }
   const credential = params.get("X-Amz-Credential") ?? "";
   if (credential === "") {
-    throw new FormatError("X-Amz-Credential parameter must be present in pre-signed URL");
+    throw new FormatError(
+      "token.query",
+      "X-Amz-Credential parameter must be present in pre-signed URL",
+    );
   }
   if ((params.get("X-Amz-Signature") ?? "") === "") {
-    throw new FormatError("X-Amz-Signature parameter must be present in pre-signed URL");
+    throw new FormatError(
+      "token.query",
+      "X-Amz-Signature parameter must be present in pre-signed URL",
+    );
   }
   const slash = credential.indexOf("/");
   const accessKeyId = slash < 0 ? credential : credential.slice(0, slash);
   const signedAt = parseAmzDate(date);
   if (!signedAt) {
     throw new FormatError(
+      "token.query",
       `error parsing X-Amz-Date parameter ${date} into format 20060102T150405Z: not a valid UTC time of the form YYYYMMDDTHHMMSSZ`,
     );
   }
@@ -263,11 +285,13 @@ export function checkToken(token: string, o: TokenCheckOptions): CheckedToken {
   const now = o.now.getTime();
   if (now > expiresAt.getTime()) {
     throw new FormatError(
+      "token.expired",
       `X-Amz-Date parameter is expired (15 minute expiration) ${goUtc(signedAt)}`,
     );
   }
   if (signedAt.getTime() > now + MAX_FUTURE_SKEW_MS) {
     throw new FormatError(
+      "token.future",
       `X-Amz-Date parameter is in the future (more than 5 minutes ahead of this server's clock) ${
         goUtc(signedAt)
       }`,
@@ -282,7 +306,7 @@ export function checkToken(token: string, o: TokenCheckOptions): CheckedToken {
     serialized = "";
   }
   if (serialized !== url) {
-    throw new FormatError("pre-signed URL is not in canonical form");
+    throw new FormatError("token.url", "pre-signed URL is not in canonical form");
   }
   return { url, host, stsRegion, accessKeyId, signedAt, expiresAt };
 }

@@ -33,6 +33,8 @@ export interface VerifierOptions {
   maxResponseBytes?: number;
   /** Metric hooks. */
   observer?: StsObserver;
+  /** Sees the status and headers of every STS answer (never the body). */
+  onStsAnswer?: (status: number, headers: Headers) => void;
 }
 
 const ACCEPTED_HOST_CACHE_SIZE = 256;
@@ -101,6 +103,7 @@ export class Verifier {
       setDeadline: this.#o.setDeadline,
       maxResponseBytes: this.#o.maxResponseBytes ?? 65_536,
       observer: this.#o.observer,
+      onAnswer: this.#o.onStsAnswer,
     });
   }
 

@@ -59,11 +59,13 @@ Deno.test("loads roles, users and accounts and follows changes", async () => {
       ClusterId: "ignored",
     }));
     await s.m.start(new AbortController().signal);
-    assert.deepEqual(await s.m.map(ADMIN), {
+    const { source, ...admin } = (await s.m.map(ADMIN))!;
+    assert.deepEqual(admin, {
       username: "admin",
       groups: ["g1"],
       identityArn: ADMIN.canonicalArn.toLowerCase(),
     });
+    assert.match(source!.location, /mapping\.json line 5 \(mapRoles\[0\]\)$/);
     assert.equal((await s.m.map(ALICE))?.username, "alice");
     assert.equal(s.m.isAccountAllowed("210987654321"), true);
     assert.deepEqual(s.m.usernamePrefixReserveList, ["system:"]);

@@ -135,7 +135,12 @@ Deno.test("startAuthenticator: config → TLS server → verifier → STS peer �
       kind: "TokenReview",
       metadata: {},
       spec: {},
-      status: { user: {} },
+      status: {
+        user: {},
+        error: `map.not_mapped: identity ${MALLORY.arn} is not mapped. Ask an administrator ` +
+          "to map the canonical ARN (an assumed role is mapped by its IAM role ARN, without the " +
+          "session).",
+      },
     });
 
     const metrics = await httpsRequest(
@@ -143,6 +148,8 @@ Deno.test("startAuthenticator: config → TLS server → verifier → STS peer �
       server.certPem,
     );
     assert.match(metrics.body, /authenticate_latency_seconds_count\{result="unknown_user"\} 1/);
+    assert.match(metrics.body, /denials_total\{reason="map.not_mapped"\} 1/);
+    assert.match(metrics.body, /denials_total\{reason="token.expired"\} 0/);
     assert.match(metrics.body, /authenticate_latency_seconds_count\{result="success"\} 3/);
 
     // One line per review with outcome, ARN, username and latency; no token anywhere.

@@ -8,6 +8,7 @@ import {
 import { createServerMetrics, type ReviewOutcome } from "../../src/serve/metrics.ts";
 import { FormatError, STSError, STSThrottling } from "../../src/verify/errors.ts";
 import type { Identity } from "../../src/verify/identity.ts";
+import { MappingError, NotMappedError } from "../../src/map/mapper.ts";
 
 const IDENTITY: Identity = {
   arn: "arn:aws:sts::123456789012:assumed-role/Admin/alice",
@@ -39,9 +40,11 @@ function setup(overrides: Partial<HandlerDeps> = {}, mapped?: MappedIdentity) {
         return Promise.reject(new STSThrottling("Rate exceeded"));
       }
       if (token === "k8s-aws-v1.stserror") {
-        return Promise.reject(new STSError("error from AWS (expected 200, got 403)"));
+        return Promise.reject(new STSError("sts.error", "error from AWS (expected 200, got 403)"));
       }
-      return Promise.reject(new FormatError('token is missing expected "k8s-aws-v1." prefix'));
+      return Promise.reject(
+        new FormatError("token.prefix", 'token is missing expected "k8s-aws-v1." prefix'),
+      );
     },
     map: () => mapped ?? { username: "admin:alice", groups: ["system:masters"] },
     logger: { debug: rec("debug"), info: rec("info"), warn: rec("warn"), error: rec("error") },
@@ -102,45 +105,117 @@ Deno.test("scrubbed accounts: administrative uid and no extra, ARN kept out of t
   assert.equal(JSON.stringify(logs).includes("123456789012"), false);
 });
 
-Deno.test("verification failures: 429 throttling, 403 STS error, 403 invalid token", async () => {
-  const cases: [string, number, ReviewOutcome][] = [
-    ["k8s-aws-v1.throttled", 429, "sts_throttling"],
-    ["k8s-aws-v1.stserror", 403, "sts_error"],
-    ["garbage", 403, "invalid_token"],
+Deno.test("verification failures: 429 throttling, 403 STS error, 403 invalid token, each with its reason", async () => {
+  const cases: [string, number, ReviewOutcome, string][] = [
+    [
+      "k8s-aws-v1.throttled",
+      429,
+      "sts_throttling",
+      "sts.throttled: sts getCallerIdentity was throttled: Rate exceeded. Retry; if it persists, " +
+      "reduce the rate of new tokens (or raise the STS quota).",
+    ],
+    [
+      "k8s-aws-v1.stserror",
+      403,
+      "sts_error",
+      "sts.error: sts getCallerIdentity failed: error from AWS (expected 200, got 403). Look up " +
+      "the STS error code in the server's log line for this review.",
+    ],
+    [
+      "garbage",
+      403,
+      "invalid_token",
+      'token.prefix: input token was not properly formatted: token is missing expected "k8s-aws-' +
+      'v1." prefix. Configure kubectl to get its token from `aws-iam-authenticator token` or ' +
+      "`aws eks get-token` for this cluster.",
+    ],
   ];
-  for (const [token, status, outcome] of cases) {
-    const { handler, outcomes, logs } = setup();
+  for (const [token, status, outcome, error] of cases) {
+    const reasons: (string | undefined)[] = [];
+    const { handler, outcomes, logs } = setup({
+      observeReview: (o, _s, reason) => {
+        outcomes.push(o);
+        reasons.push(reason);
+      },
+    });
     const res = await handler(post(review(token, "authentication.k8s.io/v1beta1")));
     assert.equal(res.status, status, token);
     assert.equal(res.headers.get("content-type"), "application/json; charset=UTF-8");
-    assert.equal(await res.text(), denyBody("authentication.k8s.io/v1beta1"));
+    assert.equal(await res.text(), denyBody("authentication.k8s.io/v1beta1", error));
     assert.deepEqual(outcomes, [outcome]);
+    const reason = error.slice(0, error.indexOf(":"));
+    assert.deepEqual(reasons, [reason]);
     assert.equal(logs.at(-1)?.msg, "access denied");
+    assert.equal(logs.at(-1)?.props.reason, reason);
   }
   assert.equal(
     denyBody("authentication.k8s.io/v1"),
     '{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","metadata":{},"spec":{},' +
       '"status":{"user":{}}}',
   );
+  assert.equal(
+    denyBody("authentication.k8s.io/v1", "token.expired: x"),
+    '{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","metadata":{},"spec":{},' +
+      '"status":{"user":{},"error":"token.expired: x"}}',
+  );
 });
 
-Deno.test("mapping failure and empty mapped username deny with unknown_user", async () => {
-  for (
-    const map of [
+Deno.test("mapping failures deny with unknown_user and the mapper's reason", async () => {
+  const cases: [() => MappedIdentity | Promise<MappedIdentity>, string, string[]][] = [
+    [
       () => {
-        throw new Error("identity is not mapped");
+        throw new NotMappedError();
       },
-      () => Promise.reject(new Error("identity is not mapped")),
+      "map.not_mapped",
+      ["identity arn:aws:iam::123456789012:role/Admin is not mapped"],
+    ],
+    [
+      () => Promise.reject(new MappingError("map.reserved_prefix", "invalid username 'eks:x'")),
+      "map.reserved_prefix",
+      ["invalid username 'eks:x'"],
+    ],
+    // An error that is not the mapper's own still denies, as a backend error.
+    [
+      () => Promise.reject(new Error("informer exploded")),
+      "map.backend_error",
+      ["informer exploded"],
+    ],
+    [
       () => ({ username: "", groups: ["system:masters"] }),
-    ]
-  ) {
-    const { handler, outcomes } = setup({ map });
+      "map.empty_username",
+      ["mapping produced an empty username"],
+    ],
+  ];
+  for (const [map, reason, details] of cases) {
+    const reasons: (string | undefined)[] = [];
+    const { handler, outcomes, logs } = setup({
+      map,
+      observeReview: (o, _s, r) => {
+        outcomes.push(o);
+        reasons.push(r);
+      },
+    });
     const res = await handler(post(review(GOOD_TOKEN)));
     assert.equal(res.status, 403);
     const body = await res.json();
     assert.equal(body.status.authenticated, undefined);
+    assert.ok(body.status.error.startsWith(`${reason}: `), body.status.error);
+    for (const d of details) assert.ok(body.status.error.includes(d), body.status.error);
     assert.deepEqual(outcomes, ["unknown_user"]);
+    assert.deepEqual(reasons, [reason]);
+    assert.equal(logs.at(-1)?.props.reason, reason);
   }
+});
+
+Deno.test("scrubbed accounts: a not-mapped denial does not name the ARN", async () => {
+  const { handler } = setup({
+    scrubbedAccounts: ["123456789012"],
+    map: () => Promise.reject(new NotMappedError()),
+  });
+  const res = await handler(post(review(GOOD_TOKEN)));
+  const body = await res.json();
+  assert.ok(body.status.error.startsWith("map.not_mapped: identity is not mapped."));
+  assert.equal(JSON.stringify(body).includes("123456789012"), false);
 });
 
 Deno.test("malformed requests: 400 for empty, non-JSON, wrong kind/apiVersion, empty token", async () => {
@@ -302,7 +377,8 @@ Deno.test("logs never contain the token or a presigned URL, even when errors quo
   const url = "https://sts.amazonaws.com/?Action=GetCallerIdentity&X-Amz-Signature=deadbeef";
   const token = "k8s-aws-v1." + btoa(url).replace(/=+$/, "");
   const { handler, logs } = setup({
-    verify: () => Promise.reject(new FormatError(`parse "${url}": bad; token ${token}`)),
+    verify: () =>
+      Promise.reject(new FormatError("token.url", `parse "${url}": bad; token ${token}`)),
   });
   const res = await handler(post(review(token)));
   assert.equal(res.status, 403);
@@ -312,4 +388,15 @@ Deno.test("logs never contain the token or a presigned URL, even when errors quo
   assert.equal(all.includes("deadbeef"), false);
   assert.equal(all.includes("X-Amz-Signature=deadbeef"), false);
   assert.match(all, /input token was not properly formatted/);
+  const { handler: h2 } = setup({
+    verify: () =>
+      Promise.reject(new FormatError("token.url", `parse "${url}": bad; token ${token}`)),
+  });
+  const body = await (await h2(post(review(token)))).text();
+  assert.equal(body.includes(token), false);
+  assert.equal(body.includes("deadbeef"), false);
+  assert.match(
+    body,
+    /"error":"token\.url: input token was not properly formatted: parse \\"<url>\\"/,
+  );
 });

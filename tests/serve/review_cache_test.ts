@@ -26,7 +26,7 @@ function controllable(expiresAtMs: number) {
   const pending: { resolve: () => void; reject: (e: Error) => void }[] = [];
   const verifier: TwoStepVerifier<Checked> = {
     checkToken(token) {
-      if (!token.startsWith("k8s-aws-v1.")) throw new FormatError("bad prefix");
+      if (!token.startsWith("k8s-aws-v1.")) throw new FormatError("token.prefix", "bad prefix");
       return { token, expiresAt: new Date(expiresAtMs) };
     },
     callSts(checked) {
@@ -76,7 +76,7 @@ Deno.test("different tokens are separate; failures are shared but never cached",
   await new Promise((r) => setTimeout(r, 0));
   assert.deepEqual(calls, ["k8s-aws-v1.a", "k8s-aws-v1.b"]);
   pending[0]!.resolve();
-  pending[1]!.reject(new STSError("boom"));
+  pending[1]!.reject(new STSError("sts.error", "boom"));
   assert.equal((await a).cache, "miss");
   await assert.rejects(b1, STSError);
   await assert.rejects(b2, STSError);

@@ -327,7 +327,12 @@ Deno.test("STS down: reviews are denied (403), counted, and the server keeps ser
       });
       const denied = await postTokenReview(server.url, server.certPem, token.token);
       assert.equal(denied.status, 403);
-      assert.deepEqual(denied.body.status, { user: {} });
+      assert.deepEqual(denied.body.status, {
+        user: {},
+        error: "sts.unreachable: sts getCallerIdentity failed: error during GET: fetch failed on " +
+          "custom endpoint. Check that the server can reach the STS endpoint (network, proxy, VPC " +
+          "endpoint, DNS).",
+      });
       const base = `https://127.0.0.1:${server.addr.port}`;
       assert.equal((await httpsRequest(`${base}/healthz`, server.certPem)).body, "ok");
       const text = (await httpsRequest(`${base}/metrics`, server.certPem)).body;
