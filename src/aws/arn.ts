@@ -1,5 +1,7 @@
 /**
- * ARN parsing and canonicalization, with the Go tool's rules and error texts (reference §5).
+ * ARN parsing and canonicalization, with the Go tool's rules and error texts
+ * (https://github.com/kubernetes-sigs/aws-iam-authenticator/blob/v0.7.18/pkg/arn/arn.go;
+ * docs/mapping.md#canonical-arns-and-role-paths).
  *
  * Mappings are matched against a *canonical* ARN: an STS assumed-role session
  * (`arn:aws:sts::1:assumed-role/Admin/alice`) stands for its role (`arn:aws:iam::1:role/Admin`).

@@ -44,8 +44,9 @@ export interface PartitionInfo {
   /** DNS suffix of dual-stack endpoints, e.g. `api.aws`. */
   readonly dualStackDnsSuffix: string;
   /**
-   * The domain the Go verifier's legacy endpoint data gives this partition (reference §4.1
-   * step 5): a host's labels after the region must equal it or `verifierDualStackDomain`.
+   * The domain the Go verifier's legacy endpoint data gives this partition (its host check in
+   * https://github.com/kubernetes-sigs/aws-iam-authenticator/blob/v0.7.18/pkg/token/token.go): a
+   * host's labels after the region must equal it or `verifierDualStackDomain`.
    */
   readonly verifierDomain: string;
   /** The dual-stack domain of the Go verifier's legacy data; `""` where it has none (ISO). */
@@ -229,8 +230,9 @@ export function stsSigningRegion(region: string): string {
  * The region label of an STS host (the Go tool's `getStsRegion`): `global` for exactly
  * `sts.amazonaws.com`, otherwise the host's second label.
  *
- * Unlike the Go tool (reference §4.1, security case 51), a host whose second label merely *is*
- * `global` is refused here, so "global" can never stand for an attacker's host.
+ * Unlike the Go tool (docs/security.md case 51, docs/verification.md#host-allowlist), a host whose
+ * second label merely *is* `global` is refused here, so "global" can never stand for an attacker's
+ * host.
  *
  * @throws {Error} when the host is empty, has fewer than three labels, or fakes `global`.
  */

@@ -1,7 +1,7 @@
 /**
  * `add user` / `add role`: appends an IAM user or role (or, unlike the Go tool, an SSO
- * permission set: port decision 6) to the EKS-style `kube-system/aws-auth` ConfigMap (§1.7),
- * through `@kubernetes/client-node`.
+ * permission set: port decision 6) to the EKS-style `kube-system/aws-auth` ConfigMap
+ * (docs/commands.md#init-and-add), through `@kubernetes/client-node`.
  *
  * @module
  */
@@ -78,7 +78,7 @@ export const ADD_ROLE_COMMAND: CommandDef = {
 };
 
 // ---------------------------------------------------------------------------------------------
-// aws-auth encoding (§6.4 EncodeMap, yaml.v2 layout)
+// aws-auth encoding (the Go tool's EncodeMap in pkg/mapper/configmap/configmap.go, yaml.v2)
 
 /** Values YAML 1.1 (what yaml.v2 resolves with) would read as something other than a string. */
 function resolvesToNonString(s: string): boolean {
@@ -152,8 +152,10 @@ function encodeUser(u: UserMapping): string {
 }
 
 /**
- * §6.4 EncodeMap: the `data` of an aws-auth ConfigMap for the given entries, laid out as the
- * Go tool's yaml.v2 writes it. Empty lists leave their key out.
+ * The Go tool's `EncodeMap`
+ * (https://github.com/kubernetes-sigs/aws-iam-authenticator/blob/v0.7.18/pkg/mapper/configmap/configmap.go):
+ * the `data` of an aws-auth ConfigMap for the given entries, laid out as the Go tool's yaml.v2
+ * writes it. Empty lists leave their key out.
  */
 export function encodeAwsAuth(
   roles: readonly RoleMapping[],

@@ -1,5 +1,6 @@
 /**
- * `init`: pre-generates the server's certificate, private key and webhook kubeconfig (§1.6).
+ * `init`: pre-generates the server's certificate, private key and webhook kubeconfig
+ * (docs/commands.md#init-and-add).
  * Unlike the Go tool it always writes to the configured paths (`<stateDir>/cert.pem`,
  * `<stateDir>/key.pem`, `server.generateKubeconfig`; port decision 19) and honours `--address`
  * (port decision 7). Existing certificate and key are reused.

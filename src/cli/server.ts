@@ -1,6 +1,6 @@
 /**
- * `server`: runs the TokenReview webhook (§1.5, §7) until SIGTERM/SIGINT, then drains in-flight
- * reviews and exits 0 (port decision 13).
+ * `server`: runs the TokenReview webhook (docs/commands.md#server) until SIGTERM/SIGINT, then
+ * drains in-flight reviews and exits 0 (port decision 13).
  *
  * @module
  */
@@ -148,9 +148,9 @@ export interface ConfigLog {
 }
 
 /**
- * The validated server config (§2.2) from the command's flags, env and config file, as
- * `server` and `init` both need it; logs `could not get config: …` and returns `undefined`
- * when it is invalid.
+ * The validated server config (docs/configuration.md) from the command's flags, env and config
+ * file, as `server` and `init` both need it; logs `could not get config: …` and returns
+ * `undefined` when it is invalid.
  */
 export async function loadServerConfig(
   ctx: CommandContext,

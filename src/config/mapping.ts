@@ -1,7 +1,8 @@
 /**
  * Role, user and account mappings: the shapes every mapping source (config file, DynamicFile,
  * aws-auth ConfigMap, IAMIdentityMapping objects) decodes into, the mapstructure-like decoder
- * (field names matched case-insensitively), and the Go tool's validation rules (§6.6).
+ * (field names matched case-insensitively), and the Go tool's validation rules
+ * (https://github.com/kubernetes-sigs/aws-iam-authenticator/blob/v0.7.18/pkg/config/mapper.go).
  *
  * @module
  */
@@ -229,7 +230,7 @@ export function ssoArnLike(sso: SsoMapping): string {
     .toLowerCase();
 }
 
-/** §6.6 RoleMapping.Validate, with the Go tool's messages. */
+/** The Go tool's `RoleMapping.Validate` (pkg/config/mapper.go), with its messages. */
 export function validateRoleMapping(m: RoleMapping): void {
   if (m.roleArn === "" && m.sso === undefined) {
     throw new Error("one of rolearn or SSO must be supplied");
@@ -263,7 +264,7 @@ export function validateRoleMapping(m: RoleMapping): void {
   }
 }
 
-/** §6.6 UserMapping.Validate, with the Go tool's message. */
+/** The Go tool's `UserMapping.Validate` (pkg/config/mapper.go), with its message. */
 export function validateUserMapping(m: UserMapping): void {
   if (m.userArn === "") throw new Error("value for userarn must be supplied");
 }

@@ -1,7 +1,9 @@
 /**
- * The server configuration: every key of the Go tool's config file (§2.1), resolved with
- * viper's precedence (explicit flag > bound env var > config file > default, §1.2) and
- * validated in the Go tool's order with its messages (§2.2).
+ * The server configuration: every key of the Go tool's config file, resolved with viper's
+ * precedence (explicit flag > bound env var > config file > default) and validated in the Go tool's
+ * order with its messages (docs/configuration.md#server-configuration-keys; the Go side is
+ * `getConfig` in
+ * https://github.com/kubernetes-sigs/aws-iam-authenticator/blob/v0.7.18/cmd/aws-iam-authenticator/root.go).
  *
  * @module
  */
@@ -146,7 +148,7 @@ export class ConfigError extends Error {
   }
 }
 
-/** The only env vars the Go tool binds (§1.2). */
+/** The only env vars the Go tool binds (docs/configuration.md#server-configuration-keys). */
 const ENV_BINDINGS: Readonly<Record<string, string>> = {
   "log-verbosity": "AWS_IAM_AUTHENTICATOR_LOG_VERBOSITY",
   "clusterid": "KUBERNETES_AWS_AUTHENTICATOR_CLUSTER_ID",
@@ -261,8 +263,8 @@ function aggregate(messages: string[]): string {
 }
 
 /**
- * Validate the backend-mode list (§2.2 step 9). Returns the error messages (empty when valid)
- * and reports deprecated names through `warn`.
+ * Validate the backend-mode list (the Go tool's `getConfig` check of `server.backendMode`).
+ * Returns the error messages (empty when valid) and reports deprecated names through `warn`.
  */
 export function validateBackendModes(
   modes: readonly string[],
@@ -345,7 +347,7 @@ function decodeReservedPrefixConfig(
 }
 
 /**
- * Build and validate the server configuration (§2.2 order and messages).
+ * Build and validate the server configuration (the Go tool's `getConfig` order and messages).
  *
  * @throws {ConfigError} with the first problem found, in the Go tool's words.
  */

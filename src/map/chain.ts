@@ -1,7 +1,7 @@
 /**
- * The mapper chain (§6.2, §6.8): the backends of `server.backendMode` in order, template
- * rendering, reserved-prefix enforcement, account auto-mapping, and the dynamic backend-mode
- * file that can swap the backends at runtime.
+ * The mapper chain (docs/mapping.md#backend-order and docs/mapping.md#dynamic-backend-mode): the
+ * backends of `server.backendMode` in order, template rendering, reserved-prefix enforcement,
+ * account auto-mapping, and the dynamic backend-mode file that can swap the backends at runtime.
  *
  * Departures: an explicit user/role mapping in any backend beats account auto-mapping in any
  * backend (port decision 8); a backend that fails to decide (a Map error) denies instead of

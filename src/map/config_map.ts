@@ -1,5 +1,6 @@
 /**
- * The EKSConfigMap backend (§6.4): `kube-system/aws-auth`, followed with an informer.
+ * The EKSConfigMap backend (docs/mapping.md#eksconfigmap): `kube-system/aws-auth`, followed with an
+ * informer.
  *
  * `ParseMap` keeps the Go tool's quirks that users rely on: top-level keys are exact
  * (`mapRoles`, `mapUsers`, `mapAccounts`), entry field names are case-insensitive, values

@@ -1,5 +1,5 @@
 /**
- * The CRD backend (§6.5): cluster-scoped `IAMIdentityMapping` objects
+ * The CRD backend (docs/mapping.md#crd): cluster-scoped `IAMIdentityMapping` objects
  * (`iamauthenticator.k8s.aws/v1alpha1`), followed with an informer, plus the status writer
  * that records `status.canonicalARN` and a `Synced` event, as the Go controller does.
  *

@@ -1,5 +1,6 @@
 /**
- * The DynamicFile backend (§6.7): a JSON mapping file that is re-read whenever it changes.
+ * The DynamicFile backend (docs/mapping.md#dynamicfile): a JSON mapping file that is re-read
+ * whenever it changes.
  *
  * Departures (port decisions 9, 10, 11): a file that does not parse, or a section of the wrong
  * type, keeps the last good mapping (the Go tool also kept it); an invalid entry is dropped

@@ -1,5 +1,5 @@
 /**
- * EC2 private DNS names for `{{EC2PrivateDNSName}}` (§7.8).
+ * EC2 private DNS names for `{{EC2PrivateDNSName}}` (docs/mapping.md#ec2-private-dns-names).
  *
  * Lookups for instance IDs are collected for a short window and sent as one DescribeInstances
  * call (up to 100 IDs); concurrent lookups of one ID share one request; names are cached for a

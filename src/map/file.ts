@@ -1,8 +1,8 @@
 /**
- * The MountedFile backend (§6.3): static mappings from the server config file
- * (`server.mapRoles`, `server.mapUsers`, `server.mapAccounts`), built once at startup. An
- * invalid entry stops the server, as in the Go tool, because nothing would ever fix it at
- * runtime; duplicates keep the first entry and are logged (port decision 9).
+ * The MountedFile backend (docs/mapping.md#mountedfile): static mappings from the server config
+ * file (`server.mapRoles`, `server.mapUsers`, `server.mapAccounts`), built once at startup. An
+ * invalid entry stops the server, as in the Go tool, because nothing would ever fix it at runtime;
+ * duplicates keep the first entry and are logged (port decision 9).
  *
  * @module
  */

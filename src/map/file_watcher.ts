@@ -1,5 +1,6 @@
 /**
- * Watch one file for changes by watching its directory with `Deno.watchFs` (§6.7 loader).
+ * Watch one file for changes by watching its directory with `Deno.watchFs`
+ * (docs/mapping.md#dynamicfile).
  *
  * A watch on the file itself dies when the file is replaced: editors and `mv` rename a new
  * file over it, and Kubernetes updates a ConfigMap volume by swapping the `..data` symlink the

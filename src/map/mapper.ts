@@ -53,7 +53,7 @@ export interface MappingMatch {
   source?: { readonly location: string };
 }
 
-/** One source of mappings (§6.1). */
+/** One source of mappings (a backend of docs/mapping.md#the-backends). */
 export interface Mapper {
   /** The canonical backend mode name. */
   readonly name: BackendMode;
@@ -115,7 +115,9 @@ export const NOOP_LOGGER: Logger = {
   debug() {},
 };
 
-/** Metric hooks (names as in the Go tool, §7.6, plus `mappingLoadErrors`). */
+/**
+ * Metric hooks (names as in the Go tool, docs/configuration.md#metrics, plus `mappingLoadErrors`).
+ */
 export interface MapperMetrics {
   /** `configmap_watch_failures_total`++ */
   configmapWatchFailure(): void;

@@ -1,5 +1,6 @@
 /**
- * Matching of IAM Identity Center (SSO) permission-set mappings (§6.6, port decision 5).
+ * Matching of IAM Identity Center (SSO) permission-set mappings
+ * (docs/mapping.md#sso-permission-sets, port decision 5).
  *
  * An SSO mapping stands for the roles Identity Center generates for a permission set in an
  * account: `arn:<partition>:iam::<account>:role/AWSReservedSSO_<PermissionSet>_<16 hex>`

@@ -1,7 +1,8 @@
 /**
  * The matching core every backend shares: an immutable set of role, user and account
- * mappings with canonical keys, built from decoded entries, and the lookup rules of §6 with
- * this project's departures (port decisions 5, 9, 10; security cases 37, 39).
+ * mappings with canonical keys, built from decoded entries, and the lookup rules of
+ * docs/mapping.md#matching-rules-and-duplicates with this project's departures (port decisions
+ * 5, 9, 10; docs/security.md cases 37, 39).
  *
  * @module
  */
@@ -202,7 +203,7 @@ export class MappingStore {
         try {
           base.confirmArn = arnKey(arn);
         } catch (e) {
-          // Kept, so that the unique ID stays claimed and always denies (security case 39).
+          // Kept, so that the unique ID stays claimed and always denies (docs/security.md case 39).
           base.poisoned = true;
           problems.push({
             location: base.src.location,

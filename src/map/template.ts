@@ -1,8 +1,8 @@
 /**
- * Username and group templates (§6.9), rendered in one pass: each placeholder in the template
- * is replaced once, and text inserted by a replacement is never scanned again, so a session
- * name containing `{{AccessKeyID}}` stays literal (security case 41). The Go tool replaced
- * placeholders one after another, which would re-expand inserted text.
+ * Username and group templates (docs/mapping.md#templates), rendered in one pass: each placeholder
+ * in the template is replaced once, and text inserted by a replacement is never scanned again, so a
+ * session name containing `{{AccessKeyID}}` stays literal (docs/security.md case 41). The Go tool
+ * replaced placeholders one after another, which would re-expand inserted text.
  *
  * @module
  */
@@ -10,7 +10,9 @@
 /** The placeholders the Go tool knows; anything else (e.g. `{{Session}}`) stays literal. */
 const PLACEHOLDER = /\{\{(EC2PrivateDNSName|AccountID|SessionNameRaw|SessionName|AccessKeyID)\}\}/g;
 
-/** What `{{EC2PrivateDNSName}}` may be rendered from: an EC2 instance ID (security case 40). */
+/**
+ * What `{{EC2PrivateDNSName}}` may be rendered from: an EC2 instance ID (docs/security.md case 40).
+ */
 export const INSTANCE_ID_SESSION = /^i-(\w{8}|\w{17})$/;
 
 /** Values a template can refer to. */

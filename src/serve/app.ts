@@ -1,8 +1,8 @@
 /**
  * The whole authenticator server assembled from a validated `ServerConfig`: metrics, the mapper
- * chain, the verifier behind the review cache, the handler and the listeners, in the order of
- * §7.1. The CLI's `server` command is a thin wrapper around {@link startAuthenticator}; tests
- * and the demo call it directly.
+ * chain, the verifier behind the review cache, the handler and the listeners, in the Go tool's
+ * start-up order (docs/commands.md#server). The CLI's `server` command is a thin wrapper around
+ * {@link startAuthenticator}; tests and the demo call it directly.
  *
  * @module
  */

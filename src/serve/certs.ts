@@ -1,8 +1,10 @@
 /**
- * The server's TLS key pair (§7.3): `<stateDir>/cert.pem` and `<stateDir>/key.pem`, generated
- * on first start with the exact properties of the Go tool (RSA 2048, PKCS#1 `RSA PRIVATE KEY`
- * with mode 0600, self-signed CA certificate valid 100 years, SANs from address and hostname)
- * and reused afterwards, so the API server's webhook kubeconfig stays valid across restarts.
+ * The server's TLS key pair
+ * (https://github.com/kubernetes-sigs/aws-iam-authenticator/blob/v0.7.18/pkg/config/certs/certs.go):
+ * `<stateDir>/cert.pem` and `<stateDir>/key.pem`, generated on first start with the exact
+ * properties of the Go tool (RSA 2048, PKCS#1 `RSA PRIVATE KEY` with mode 0600, self-signed CA
+ * certificate valid 100 years, SANs from address and hostname) and reused afterwards, so the API
+ * server's webhook kubeconfig stays valid across restarts.
  *
  * @module
  */
@@ -73,7 +75,7 @@ function isUnspecified(ip: string): boolean {
   return ip === "0.0.0.0" || (ip.includes(":") && normalizeIp(ip) === "::");
 }
 
-/** The SANs of §7.3: address as IP SAN unless unspecified; hostname as IP or DNS SAN. */
+/** The Go tool's SANs: address as IP SAN unless unspecified; hostname as IP or DNS SAN. */
 export function subjectAltNames(
   address: string,
   hostname: string,
@@ -142,7 +144,7 @@ function randomSerialHex(): string {
   return (bytes[0]! & 0x80) ? "00" + hex : hex;
 }
 
-/** Generates a new self-signed key pair with the properties of §7.3 (no files written). */
+/** Generates a new self-signed key pair with the Go tool's properties (no files written). */
 export async function generateKeyPair(
   address: string,
   hostname: string,

@@ -1,7 +1,8 @@
 /**
  * The webhook's HTTP surface as a pure `Request -> Response` function: `POST /authenticate`
- * (TokenReview, §7.5), `/healthz`, `/metrics` and 404 for everything else. Everything it needs
- * comes in through {@link HandlerDeps}, so it is tested in memory without a socket.
+ * (TokenReview, docs/commands.md#endpoints-and-status-codes), `/healthz`, `/metrics` and 404 for
+ * everything else. Everything it needs comes in through {@link HandlerDeps}, so it is tested in
+ * memory without a socket.
  *
  * @module
  */

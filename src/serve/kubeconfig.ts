@@ -1,7 +1,8 @@
 /**
- * The webhook kubeconfig the API server reads (`--authentication-token-webhook-config-file`),
- * byte for byte as the Go tool writes it (§7.4), so a switch from the Go server needs no change
- * on the API server side.
+ * The webhook kubeconfig the API server reads (`--authentication-token-webhook-config-file`), byte
+ * for byte as the Go tool writes it
+ * (https://github.com/kubernetes-sigs/aws-iam-authenticator/blob/v0.7.18/pkg/config/kubeconfig/kubeconfig.go),
+ * so a switch from the Go server needs no change on the API server side.
  *
  * @module
  */

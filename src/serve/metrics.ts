@@ -1,7 +1,9 @@
 /**
- * The Prometheus metrics of the server, with the names, types, help strings and labels of the
- * Go tool (§7.6) so existing dashboards keep working. Each server owns its own registry: no
- * global state, and tests can read exactly what one server recorded.
+ * The Prometheus metrics of the server, with the names, types, help strings and labels of the Go
+ * tool (docs/configuration.md#metrics;
+ * https://github.com/kubernetes-sigs/aws-iam-authenticator/blob/v0.7.18/pkg/metrics/metrics.go)
+ * so existing dashboards keep working. Each server owns its own registry: no global state, and
+ * tests can read exactly what one server recorded.
  *
  * @module
  */
@@ -19,7 +21,7 @@ export type ReviewOutcome =
   | "sts_throttling"
   | "unknown_user";
 
-/** Every outcome label value, in the order of the reference's list. */
+/** Every outcome label value, in the order of the Go tool's list. */
 export const REVIEW_OUTCOMES: readonly ReviewOutcome[] = [
   "success",
   "malformed_request",
@@ -67,7 +69,7 @@ export interface ServerMetricsOptions {
   processMetrics?: boolean;
 }
 
-/** Creates a fresh registry with every metric of §7.6 registered. */
+/** Creates a fresh registry with every metric of docs/configuration.md#metrics registered. */
 export function createServerMetrics(options: ServerMetricsOptions = {}): ServerMetrics {
   const registry = new Registry();
   if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });

@@ -1,8 +1,8 @@
 /**
- * The server's "instance region", used by the verifier's fallback host check for regions newer
- * than the built-in endpoint data (§4.1 step 6). The Go tool asks EC2 instance metadata only;
- * this port also reads `AWS_REGION` / `AWS_DEFAULT_REGION` (port decision 21), so the fallback
- * works off EC2 too.
+ * The server's "instance region", used by the verifier's fallback host check for regions newer than
+ * the built-in endpoint data (docs/verification.md#host-allowlist). The Go tool asks EC2 instance
+ * metadata only; this port also reads `AWS_REGION` / `AWS_DEFAULT_REGION` (port decision 21), so
+ * the fallback works off EC2 too.
  *
  * @module
  */

@@ -8,7 +8,7 @@
  * every kubectl call, and a kubelet's token changes every 15 minutes but its identity does not.
  * Entries therefore share one frozen identity object per distinct identity, counted by
  * reference, so a full cache costs a key and an expiry per token rather than a copy of seven
- * strings (measured with `deno task bench:server`, see the README).
+ * strings (measured with `deno task bench:server`, see docs/benchmarks.md).
  *
  * @module
  */

@@ -74,9 +74,9 @@ function listenError(err: unknown, what: string, addr: string, flag: string): Er
 }
 
 /**
- * Starts the server as §7.1 describes: loads or creates the key pair, binds the TLS listener,
- * writes the webhook kubeconfig (unless pregenerated) and binds the health listener. Any failure
- * closes what was already opened and throws an error an operator can act on.
+ * Starts the server as docs/commands.md#server describes: loads or creates the key pair, binds the
+ * TLS listener, writes the webhook kubeconfig (unless pregenerated) and binds the health listener.
+ * Any failure closes what was already opened and throws an error an operator can act on.
  */
 export async function listen(options: ListenOptions): Promise<RunningServer> {
   const log = options.logger;

@@ -1,7 +1,8 @@
 /**
- * The Go tool's `--cache` credential file cache (reference §3.6), file-compatible with it: the
- * same path, YAML layout, 0600 mode, and `flock` locking (shared to read, exclusive to
- * write, tried every 250 ms for up to 1 s), so a user can switch tools and keep the cache.
+ * The Go tool's `--cache` credential file cache, file-compatible with it
+ * (https://github.com/kubernetes-sigs/aws-iam-authenticator/blob/v0.7.18/pkg/filecache/filecache.go):
+ * the same path, YAML layout, 0600 mode, and `flock` locking (shared to read, exclusive to write,
+ * tried every 250 ms for up to 1 s), so a user can switch tools and keep the cache.
  *
  * It caches the *base* credentials (before any AssumeRole), keyed by cluster ID, profile and
  * role ARN, and only credentials that can expire.

@@ -1,7 +1,7 @@
 /**
- * The whole token flow of `aws-iam-authenticator token` (reference §3.1): token cache lookup,
- * region, endpoint, base credentials (optionally through the `--cache` file), AssumeRole,
- * presign.
+ * The whole token flow of `aws-iam-authenticator token` (docs/commands.md#token): token cache
+ * lookup, region, endpoint, base credentials (optionally through the `--cache` file),
+ * AssumeRole, presign.
  *
  * @module
  */

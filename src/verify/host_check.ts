@@ -1,5 +1,6 @@
 /**
- * Which hosts a token may send the verifier to (reference §4.1, port decision 1).
+ * Which hosts a token may send the verifier to (docs/verification.md#host-allowlist, port
+ * decision 1).
  *
  * The verifier sends the presigned request to the host named in the token and trusts the
  * answer, so this allowlist *is* the authentication boundary: a host an attacker controls
@@ -24,7 +25,7 @@ import {
 } from "../aws/mod.ts";
 import { FormatError } from "./errors.ts";
 
-/** The Go tool's region-label syntax (§4.1 step 3). */
+/** The Go tool's region-label syntax (its host check in pkg/token/token.go). */
 const REGION_LABEL_RE = /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$/;
 
 const VARIANTS = [

@@ -1,6 +1,7 @@
 /**
  * The one outbound request of verification: the presigned GetCallerIdentity GET
- * (reference §4 steps 19–21, security cases 29–35).
+ * (docs/verification.md#the-sts-call and docs/verification.md#sts-answer; docs/security.md
+ * cases 29–35).
  *
  * The request is built here, not taken from the client: only `GET`, only the two headers the
  * verifier chooses (its own cluster ID and `accept: application/json`), no redirects, a
@@ -103,7 +104,7 @@ async function readCapped(res: Response, max: number): Promise<Uint8Array | unde
   return out;
 }
 
-/** An error text with every trace of the presigned URL removed (security case 44). */
+/** An error text with every trace of the presigned URL removed (docs/security.md case 44). */
 function scrub(message: string, url: string): string {
   return message.replaceAll(url, "<presigned URL>").replace(
     /\(https?:\/\/[^)]*\)/g,
@@ -168,7 +169,9 @@ function requiredObject(obj: unknown, key: string, where: string): unknown {
   return v;
 }
 
-/** Parses a GetCallerIdentity JSON answer and builds the identity (§4 steps 20–21). */
+/**
+ * Parses a GetCallerIdentity JSON answer and builds the identity (docs/verification.md#sts-answer).
+ */
 export function identityFromResponse(body: string, t: CheckedToken): Identity {
   let doc: unknown;
   try {

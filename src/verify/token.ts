@@ -1,13 +1,13 @@
 /**
- * Every local check of a token (reference §4 steps 1–18, port decisions 1, 3, 4), before any
+ * Every local check of a token (docs/verification.md, port decisions 1, 3, 4), before any
  * network traffic.
  *
  * The token is validated as a raw string against a strict grammar, never through the WHATWG
  * `URL` parser alone: `URL` silently turns `\` into `/`, adds a missing path, re-encodes and
  * IDNA-maps hosts, so a string checked after `URL` parsing is not the request that goes out
- * (security case 52). Everything a real signer emits fits the grammar: `https://`, a lower-case
- * host, the path `/`, and a query of RFC 3986 unreserved characters, `%XX`, `&` and `=`.
- * Finally the raw string must equal its WHATWG serialization, so `fetch` sends exactly the
+ * (docs/security.md case 52). Everything a real signer emits fits the grammar: `https://`, a
+ * lower-case host, the path `/`, and a query of RFC 3986 unreserved characters, `%XX`, `&` and
+ * `=`. Finally the raw string must equal its WHATWG serialization, so `fetch` sends exactly the
  * bytes that were checked.
  *
  * @module
@@ -129,9 +129,10 @@ function decodeComponent(s: string): string {
 }
 
 /**
- * Parses and checks the query: Go's order (§4 steps 9–11), but keys must be spelled exactly as
- * AWS spells them. STS matches parameter names case-sensitively, so accepting `action` or
- * `%41ction` would let the verifier read a value STS ignores (the root of CVE-2022-2385).
+ * Parses and checks the query (docs/verification.md#query-keys): Go's order, but keys must be
+ * spelled exactly as AWS spells them. STS matches parameter names case-sensitively, so accepting
+ * `action` or `%41ction` would let the verifier read a value STS ignores (the root of
+ * CVE-2022-2385).
  */
 function checkQuery(raw: string): Map<string, string> {
   // Also refuses `;`, which Go's ParseQuery rejects and URLSearchParams would keep in a value.

@@ -224,7 +224,7 @@ Deno.test("feature gates come only from the command line", () => {
   );
 });
 
-Deno.test("validation order and messages (§2.2)", async (t) => {
+Deno.test("validation order and messages (the Go tool's getConfig)", async (t) => {
   const bad = "server:\n  mapRoles: notalist\n  mapUsers: [1]\n  mapAccounts: {a: 1}\n" +
     "  reservedPrefixConfig: 5\n  partition: mars\n  backendMode: [Nope]\n";
   await t.step("1. role mappings first", () => {

@@ -216,7 +216,7 @@ Deno.test("MountedFile: an invalid entry stops the chain from being built", asyn
   );
 });
 
-Deno.test("dynamic backend-mode file switches backends at runtime (§6.8)", async () => {
+Deno.test("dynamic backend-mode file switches backends at runtime (docs/mapping.md)", async () => {
   const { dir, path: modePath } = await tempFile("mode.json", { backendMode: "MountedFile" });
   const dynPath = `${dir}/dyn.json`;
   await Deno.writeTextFile(

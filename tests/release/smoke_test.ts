@@ -294,7 +294,8 @@ Deno.test("release smoke: token -> server -> STS peer through the shipped artifa
           );
         }
         const kubeconfig = await Deno.readTextFile(`${dir}/webhook-kubeconfig.yaml`);
-        // server.hostname defaults to localhost for `server` too (reference §1.2).
+        // server.hostname defaults to localhost for `server` too
+        // (docs/configuration.md#server-configuration-keys).
         assert.ok(
           kubeconfig.includes(`server: https://localhost:${port}/authenticate`),
           kubeconfig,

@@ -10,7 +10,7 @@ import {
   subjectAltNames,
 } from "../../src/serve/certs.ts";
 
-Deno.test("SAN rules of §7.3", () => {
+Deno.test("SAN rules of the Go tool's certificate", () => {
   assert.deepEqual(subjectAltNames("127.0.0.1", "127.0.0.1"), { ips: ["127.0.0.1"], dns: [] });
   assert.deepEqual(subjectAltNames("192.0.2.1", "example.com"), {
     ips: ["192.0.2.1"],

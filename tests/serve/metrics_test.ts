@@ -36,7 +36,7 @@ function parseExposition(text: string): Map<string, Family> {
 
 const NS = "aws_iam_authenticator_";
 
-Deno.test("every metric of §7.6 with its type, help and labels", async () => {
+Deno.test("every metric of the Go tool with its type, help and labels", async () => {
   const metrics = createServerMetrics();
   for (const outcome of REVIEW_OUTCOMES) metrics.observeReview(outcome, 0.003);
   metrics.sts.response(200, "us-west-2");

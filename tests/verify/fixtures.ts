@@ -12,7 +12,7 @@ export const SIGNED_AT = new Date("2026-01-01T00:00:00Z");
 /** `X-Amz-Date` of {@link SIGNED_AT}. */
 export const AMZ_DATE = "20260101T000000Z";
 
-/** The security-cases base URL (§2.4), without a valid signature: for local checks only. */
+/** The base URL of docs/security.md's cases, without a valid signature: for local checks only. */
 export const BASE_URL = "https://sts.us-west-2.amazonaws.com/?Action=GetCallerIdentity" +
   "&Version=2011-06-15&X-Amz-Algorithm=AWS4-HMAC-SHA256" +
   "&X-Amz-Credential=ASIAEXAMPLEEXAMPLE00%2F20260101%2Fus-west-2%2Fsts%2Faws4_request" +

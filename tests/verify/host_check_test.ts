@@ -20,7 +20,7 @@ function rejects(host: string, partition: PartitionId, msg: string | RegExp, ins
   });
 }
 
-/** The reference's endpoint table (§4.1 step 4), written out independently of src/aws. */
+/** The Go tool's endpoint table (pkg/token/token.go), written out independently of src/aws. */
 const SUFFIXES: Record<PartitionId, [string, string]> = {
   "aws": ["amazonaws.com", "api.aws"],
   "aws-cn": ["amazonaws.com.cn", "api.amazonwebservices.com.cn"],
@@ -87,7 +87,7 @@ Deno.test("instance-region fallback accepts exactly sts.<region>.<domain> of the
   rejects("sts.zz-new-1.amazonaws.com", "aws", /unexpected hostname/, "-bad-");
 });
 
-Deno.test("reference host-check cases and the global hole (cases 14, 15, 51)", () => {
+Deno.test("the Go tool's host-check cases and the global hole (cases 14, 15, 51)", () => {
   rejects("", "aws", "could not parse region for pre-signed URL , host is empty");
   rejects("sts.com", "aws", /^could not parse region .* invalid host format: sts.com$/);
   rejects("amazonaws.com", "aws", /invalid host format: amazonaws.com/);

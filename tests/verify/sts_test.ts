@@ -35,7 +35,7 @@ function body(result: Record<string, unknown>, meta: unknown = { RequestId: "r-1
 
 const GOOD = { Account: "123456789012", Arn: ALICE.arn, UserId: "AIDAEXAMPLEALICE0000" };
 
-Deno.test("identity for each principal type (§4 step 21)", () => {
+Deno.test("identity for each principal type (docs/verification.md#sts-answer)", () => {
   assert.deepEqual(identityFromResponse(body(GOOD), CHECKED), {
     arn: ALICE.arn,
     canonicalArn: ALICE.arn,

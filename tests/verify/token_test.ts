@@ -19,7 +19,7 @@ function mut(find: string, replace: string): string {
 const P = "input token was not properly formatted: ";
 
 interface Row {
-  /** Security case number (security-cases.md) and what the row is. */
+  /** Security case number (docs/security.md) and what the row is. */
   name: string;
   token: string;
   partition?: "aws" | "aws-cn" | "aws-us-gov";
@@ -553,7 +553,7 @@ const rows: Row[] = [
     token: url(BASE_URL.replace(/X-Amz-Signature=[^&]*/, "X-Amz-Signature")),
     msg: P + "X-Amz-Signature parameter must be present in pre-signed URL",
   },
-  // §2.5
+  // Holes in the Go tool (v0.7.18)
   {
     name: "51 sts.global.attacker.example",
     token: HOSTED("sts.global.attacker.example"),
