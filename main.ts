@@ -21,6 +21,10 @@ import {
 export const COMMANDS: readonly { name: string; short: string }[] = [
   { name: "add", short: "add IAM entity to an existing aws-auth configmap" },
   { name: "completion", short: "Generate the autocompletion script for the specified shell" },
+  {
+    name: "explain",
+    short: "Explain why the server would authenticate or deny you (or a token, or an ARN)",
+  },
   { name: "help", short: "Help about any command" },
   {
     name: "init",
@@ -73,6 +77,8 @@ async function load(command: string): Promise<CommandMain | undefined> {
       return (await import("./src/cli/token.ts")).main;
     case "verify":
       return (await import("./src/cli/verify.ts")).main;
+    case "explain":
+      return (await import("./src/cli/explain.ts")).main;
     case "server":
       return (await import("./src/cli/server.ts")).main;
     case "init":

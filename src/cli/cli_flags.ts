@@ -72,6 +72,11 @@ export interface CommandDef {
   argsUsage?: string;
   /** Extra viper keys that are not flags of this command: defaults and env bindings. */
   bindings?: { key: string; default?: FlagValue; env?: string }[];
+  /**
+   * Exit code when the command cannot run at all (a flag error, an unreadable config file);
+   * default 1 as cobra. `explain` and `validate` use 2, keeping 1 for their own verdict.
+   */
+  failureExitCode?: number;
 }
 
 /** Known feature gates (all alpha, default false) plus component-base's `AllAlpha`/`AllBeta`. */
@@ -817,9 +822,17 @@ export async function runCommand(
       flags.values.get("feature-gates") as Record<string, string>,
     );
     const cfgPath = flags.values.get("config") as string;
-    const config = cfgPath === ""
-      ? EMPTY_CONFIG
-      : await loadConfigFile(cfgPath, { readTextFile: deps.readTextFile });
+    let config = EMPTY_CONFIG;
+    if (cfgPath !== "") {
+      try {
+        config = await loadConfigFile(cfgPath, { readTextFile: deps.readTextFile });
+      } catch (e) {
+        if (e instanceof CliError && def.failureExitCode !== undefined) {
+          throw new CliError(e.message, def.failureExitCode);
+        }
+        throw e;
+      }
+    }
     const settings = new Settings(def, flags, deps.env, config);
     const format = flags.values.get("log-format") as string;
     const level = parseLogLevel(settings.string("log-verbosity"));
@@ -846,7 +859,7 @@ export async function runCommand(
   } catch (e) {
     if (e instanceof UsageError) {
       deps.stderr(`Error: ${e.message}. ${hint}\n`);
-      return e.exitCode;
+      return def.failureExitCode ?? e.exitCode;
     }
     if (e instanceof CliError) {
       deps.stderr(`${e.message}\n`);

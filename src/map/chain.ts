@@ -47,6 +47,25 @@ export interface MapperChain {
   close(): Promise<void>;
 }
 
+/**
+ * Parses the dynamic backend-mode file (`server.dynamicBackendModePath`): JSON with a
+ * space-separated `backendMode` (keys matched case-insensitively, as Go's encoding/json does).
+ *
+ * @throws {Error} when it is not such a document or names no backend.
+ */
+export function parseBackendModeFile(text: string): { modes: string[]; lastUpdated: unknown } {
+  const doc = JSON.parse(text) as Record<string, unknown>;
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
+    throw new Error("expected a JSON object");
+  }
+  const fields = new Map(Object.entries(doc).map(([k, v]) => [k.toLowerCase(), v]));
+  const raw = fields.get("backendmode");
+  if (typeof raw !== "string") throw new Error("backendMode must be a string");
+  const modes = raw.split(" ").filter((s) => s !== "");
+  if (modes.length === 0) throw new Error("backendMode names no backend");
+  return { modes, lastUpdated: fields.get("lastupdateddatetime") };
+}
+
 /** Options for tests: how fast the file watchers react. */
 export interface ChainOptions {
   /** File watcher debounce (default 50 ms). */
@@ -162,13 +181,7 @@ class Chain implements MapperChain {
     let modes: string[];
     let lastUpdated: unknown;
     try {
-      const doc = JSON.parse(text) as Record<string, unknown>;
-      const fields = new Map(Object.entries(doc).map(([k, v]) => [k.toLowerCase(), v]));
-      const raw = fields.get("backendmode");
-      lastUpdated = fields.get("lastupdateddatetime");
-      if (typeof raw !== "string") throw new Error("backendMode must be a string");
-      modes = raw.split(" ").filter((s) => s !== "");
-      if (modes.length === 0) throw new Error("backendMode names no backend");
+      ({ modes, lastUpdated } = parseBackendModeFile(text));
     } catch (e) {
       this.deps.metrics.mappingLoadErrors("dynamicBackendMode");
       throw new Error(

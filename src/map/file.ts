@@ -17,7 +17,8 @@ export class MountedFileMapper implements Mapper {
   readonly name = "MountedFile" as const;
   /** Reserved username prefixes for this backend. */
   readonly usernamePrefixReserveList: readonly string[];
-  private readonly store: MappingStore;
+  /** The mappings of the config file (read-only; `explain` and `validate` list them). */
+  readonly store: MappingStore;
 
   /**
    * @throws {Error} `backend-mode "MountedFile" creation failed: …` on the first invalid entry.

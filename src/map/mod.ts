@@ -13,6 +13,7 @@ export {
   type MapperChain,
   type MappingBackend,
   type MapTraceEvent,
+  parseBackendModeFile,
 } from "./chain.ts";
 export {
   type DescribeInstancesFn,

@@ -143,6 +143,8 @@ export interface Profile {
   name: string;
   /** Whether any file defines it. */
   exists: boolean;
+  /** The shared files that define it (config first), for messages. */
+  files: string[];
   /** Settings (credentials file values override config file values, as the SDKs do). */
   settings: IniSection;
 }
@@ -154,25 +156,25 @@ export function loadProfile(deps: SignDeps): Profile {
   const configText = readOptional(deps, paths.config);
   const credText = readOptional(deps, paths.credentials);
   const settings: IniSection = {};
-  let exists = false;
+  const files: string[] = [];
   if (configText !== undefined) {
     const ini = parseIni(configText);
     const sec = name === "default"
       ? ini.get("default") ?? ini.get("profile default")
       : ini.get(`profile ${name}`);
     if (sec) {
-      exists = true;
+      files.push(paths.config);
       Object.assign(settings, sec);
     }
   }
   if (credText !== undefined) {
     const sec = parseIni(credText).get(name);
     if (sec) {
-      exists = true;
+      files.push(paths.credentials);
       Object.assign(settings, sec);
     }
   }
-  return { name, exists, settings };
+  return { name, exists: files.length > 0, settings, files };
 }
 
 /** Static credentials from `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` (and the old aliases). */

@@ -13,6 +13,7 @@ import {
   type Credentials,
   imdsRegion,
   loadProfile,
+  type Profile,
   resolveCredentials,
   type SignDeps,
 } from "./credentials.ts";
@@ -66,6 +67,19 @@ export function defaultGeneratorDeps(deps: SignDeps, log: GeneratorLog): Generat
   return { ...deps, log, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
 }
 
+/**
+ * Sees the intermediate results of the flow (`explain` reports them); `token` passes none. It
+ * only ever receives credentials to describe them: it must never print their secrets.
+ */
+export interface TokenFlowObserver {
+  /** The STS endpoint the token will be signed for, and the region it was chosen from. */
+  endpoint?(url: string, signingRegion: string, region: string): void;
+  /** The base credentials and the profile in effect. */
+  credentials?(creds: Credentials, profile: Profile): void;
+  /** The credentials of the role assumed with `-r`. */
+  assumed?(creds: Credentials): void;
+}
+
 /** A user-facing failure of the token flow, printed as `could not get token: <message>`. */
 export class TokenError extends Error {
   /** @param message what went wrong */
@@ -76,7 +90,11 @@ export class TokenError extends Error {
 }
 
 /** Produces a token for the request. */
-export async function getToken(req: TokenRequest, deps: GeneratorDeps): Promise<Token> {
+export async function getToken(
+  req: TokenRequest,
+  deps: GeneratorDeps,
+  observe?: TokenFlowObserver,
+): Promise<Token> {
   if (req.clusterId === "") throw new TokenError("ClusterID is required");
   const profile = loadProfile(deps);
   const configured = configuredRegion(req.region, deps.env, profile);
@@ -122,6 +140,7 @@ export async function getToken(req: TokenRequest, deps: GeneratorDeps): Promise<
   } catch (e) {
     throw new TokenError(e instanceof Error ? e.message : String(e));
   }
+  observe?.endpoint?.(endpoint.url, endpoint.signingRegion, region);
 
   const provider = () => resolveCredentials(deps, profile, region);
   let creds: Credentials;
@@ -145,6 +164,7 @@ export async function getToken(req: TokenRequest, deps: GeneratorDeps): Promise<
     } else {
       creds = await provider();
     }
+    observe?.credentials?.(creds, profile);
     if (req.roleArn !== "") {
       creds = await assumeRole(creds, {
         roleArn: req.roleArn,
@@ -154,6 +174,7 @@ export async function getToken(req: TokenRequest, deps: GeneratorDeps): Promise<
         endpoint,
         now: deps.now,
       });
+      observe?.assumed?.(creds);
     }
   } catch (e) {
     throw new TokenError(e instanceof Error ? e.message : String(e));

@@ -12,6 +12,7 @@ export {
   type GeneratorLog,
   getToken,
   TokenError,
+  type TokenFlowObserver,
   type TokenRequest,
 } from "./generator.ts";
 export {
@@ -41,6 +42,7 @@ export {
   type Profile,
   profileName,
   resolveCredentials,
+  sharedFilePaths,
   type SignDeps,
 } from "./credentials.ts";
 export { resolveStsEndpoint, type StsEndpoint } from "./endpoint.ts";

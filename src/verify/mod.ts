@@ -11,6 +11,7 @@
  */
 
 export { FormatError, STSError, STSThrottling } from "./errors.ts";
+export { inspectToken, type TokenFacts } from "./inspect.ts";
 export type { Identity } from "./identity.ts";
 export {
   checkStsHost,
@@ -22,6 +23,7 @@ export {
 export {
   identityFromResponse,
   type SetDeadline,
+  stsErrorReason,
   type StsObserver,
   timeoutDeadline,
 } from "./sts.ts";

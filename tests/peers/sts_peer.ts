@@ -699,6 +699,8 @@ export function startStsPeer(o: StsPeerOptions = {}): Promise<StsPeer> {
     const delay = faults.latencyMs ?? o.latencyMs ?? 0;
     const body = new Uint8Array(await req.arrayBuffer());
     const res = answer(req, headers, body);
+    // STS's own clock, as a real answer carries it (`explain` measures clock skew with it).
+    res.headers.set("date", now().toUTCString());
     if (delay > 0) await sleep(delay - (performance.now() - arrived));
     return res;
   }

@@ -105,7 +105,7 @@ Deno.test("region from EC2 instance metadata (IMDSv2 token, then placement/regio
 });
 
 Deno.test("configured region order: flag, AWS_REGION, AWS_DEFAULT_REGION, profile", () => {
-  const p = { name: "default", exists: true, settings: { region: "from-profile" } };
+  const p = { name: "default", exists: true, settings: { region: "from-profile" }, files: [] };
   const env = (m: Record<string, string>) => (n: string) => m[n];
   assert.equal(configuredRegion("flag", env({ AWS_REGION: "r" }), p), "flag");
   assert.equal(configuredRegion("", env({ AWS_REGION: "r", AWS_DEFAULT_REGION: "d" }), p), "r");

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { type Profile, resolveStsEndpoint } from "../../src/sign/mod.ts";
 
-const none: Profile = { name: "default", exists: false, settings: {} };
+const none: Profile = { name: "default", exists: false, settings: {}, files: [] };
 const env = (m: Record<string, string>) => (n: string) => m[n];
 
 Deno.test("regional hosts, global, partitions, FIPS and dual-stack", () => {
@@ -36,7 +36,12 @@ Deno.test("regional hosts, global, partitions, FIPS and dual-stack", () => {
 });
 
 Deno.test("overrides: AWS_ENDPOINT_URL_STS > AWS_ENDPOINT_URL > profile endpoint_url", () => {
-  const p: Profile = { name: "p", exists: true, settings: { endpoint_url: "https://p.example" } };
+  const p: Profile = {
+    name: "p",
+    exists: true,
+    settings: { endpoint_url: "https://p.example" },
+    files: ["config"],
+  };
   assert.equal(resolveStsEndpoint("eu-west-1", env({}), p).url, "https://p.example");
   assert.equal(
     resolveStsEndpoint("eu-west-1", env({ AWS_ENDPOINT_URL: "https://all.example/" }), p).url,

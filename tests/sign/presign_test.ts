@@ -30,7 +30,7 @@ const golden: { cases: GoldenCase[] } = JSON.parse(
   await Deno.readTextFile(new URL("../fixtures/sign/golden_tokens.json", import.meta.url)),
 );
 
-const noProfile = { name: "default", exists: false, settings: {} };
+const noProfile = { name: "default", exists: false, settings: {}, files: [] };
 
 for (const c of golden.cases) {
   Deno.test(`golden token equals the Go signer's, botocore's and aws eks get-token's: ${c.name}`, async () => {
