@@ -160,7 +160,7 @@ Deno.test("a kubelet ConfigMap volume's 0777 directory is not reported; its file
     const found = await checkFileSafety(path, fakeFs(modes, mountinfo));
     assert.deepEqual(found.map((f) => [f.kind, f.path, f.octal]), [
       ["directory", "/etc/aws-iam-authenticator", "0777"],
-    ], mountinfo);
+    ], String(mountinfo));
   }
 });
 
