@@ -6,7 +6,7 @@
  * may be able to reach.
  *
  * Windows has no owner/group/other permission bits: there the files are written the same way but
- * modes are not set (see `docs` / README "Security notes for operators").
+ * modes are not set (docs/security.md#file-modes-and-files-others-can-write).
  *
  * @module
  */
