@@ -4,8 +4,9 @@
  * (`server.dynamicfilepath`) and the backend-mode file (`server.dynamicBackendModePath`) map AWS
  * identities to Kubernetes users: whoever can write one of them can map themselves to
  * `system:masters`. {@linkcode checkFileSafety} finds such a file, or a directory that holds it,
- * that group or others can write; the server logs each finding as a warning and counts it in a
- * metric, and `validate` reports the same findings.
+ * that group or others can write; the server logs each finding as a warning
+ * ({@linkcode fileSafetyWarning}) and sets a gauge, and any other command that looks at local
+ * mapping files (`validate`) can report the same findings through the same two functions.
  *
  * Which directories are checked: the one that holds the path as configured (whoever can write it
  * can rename another file, or a symbolic link, over the configured name), and, when the path is a
@@ -194,14 +195,25 @@ function onKubeletApiVolume(realDir: string, mounts: readonly MountInfo[]): bool
  * file finding, but its directory is still checked (anyone who can write the directory can
  * create the file). Never throws for a missing path; other file-system errors are thrown.
  *
+ * ```ts
+ * for (const f of await checkFileSafety("/etc/aws-iam-authenticator/config.yaml")) {
+ *   console.warn(fileSafetyWarning("config file", f));
+ * }
+ * ```
+ *
  * @param path the file, as configured
- * @param fs the file-system calls (default: the real ones)
- * @returns one finding per path that is too open (empty when the file is safe)
+ * @param fs file-system calls to use instead of the real ones (tests pass `stat` / `lstat` to
+ * control modes; the calls not given are the real ones)
+ * @returns one finding per path that is too open, the file first (empty when the file is safe)
  */
 export async function checkFileSafety(
   path: string,
-  fs: FileSafetyFs = DENO_FILE_SAFETY_FS,
+  fs: Partial<FileSafetyFs> = {},
 ): Promise<FileSafetyFinding[]> {
+  return await check(path, { ...DENO_FILE_SAFETY_FS, ...fs });
+}
+
+async function check(path: string, fs: FileSafetyFs): Promise<FileSafetyFinding[]> {
   const out: FileSafetyFinding[] = [];
   let mounts: MountInfo[] | undefined;
   const kubelet = async (dir: string): Promise<boolean> => {
