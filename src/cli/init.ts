@@ -61,6 +61,7 @@ async function init(ctx: CommandContext): Promise<number> {
       hostname: config.hostname,
     });
     if (!pair.generated) log.info("loaded existing keypair");
+    for (const warning of pair.warnings) log.warn(warning);
     await writeWebhookKubeconfig(
       config.generateKubeconfig,
       renderWebhookKubeconfig(pair.certPem, config.hostname, config.port),

@@ -187,7 +187,11 @@ async function serve(ctx: CommandContext): Promise<number> {
   if (config === undefined) return 1;
   let server;
   try {
-    server = await startAuthenticator(config, { logger: log, env: ctx.deps.env });
+    server = await startAuthenticator(config, {
+      logger: log,
+      env: ctx.deps.env,
+      configPath: ctx.config.path,
+    });
   } catch (err) {
     log.error(`could not start the server: ${(err as Error).message}`);
     return 1;

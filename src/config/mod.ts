@@ -1,6 +1,7 @@
 /**
  * The server configuration: the config-file schema, viper-like precedence and the Go tool's
- * validation, plus the mapping entry shapes every mapping backend decodes into.
+ * validation, the mapping entry shapes every mapping backend decodes into, and the check for
+ * mapping files that group or others can write.
  *
  * @module
  */
@@ -32,3 +33,15 @@ export {
   validateRoleMapping,
   validateUserMapping,
 } from "./mapping.ts";
+export {
+  checkFileSafety,
+  checkMode,
+  DENO_FILE_SAFETY_FS,
+  type FileModeInfo,
+  type FileSafetyFinding,
+  type FileSafetyFs,
+  fileSafetyWarning,
+  type MountInfo,
+  octalMode,
+  parseMountInfo,
+} from "./file_safety.ts";

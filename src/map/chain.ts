@@ -6,7 +6,8 @@
  * Departures: an explicit user/role mapping in any backend beats account auto-mapping in any
  * backend (port decision 8); a backend that fails to decide (a Map error) denies instead of
  * letting account auto-mapping through; a username that renders empty is denied; the
- * `dynamic_file_*` gauges are reset when DynamicFile leaves the chain.
+ * `dynamic_file_*` gauges are reset when DynamicFile leaves the chain; a backend-mode file that
+ * group or others can write is warned about at start and on every reload.
  *
  * @module
  */
@@ -157,6 +158,7 @@ class Chain implements MapperChain {
       path,
       logger: this.deps.logger,
       metrics: this.deps.metrics,
+      safety: { label: "backend-mode file" },
       debounceMs: this.opts.debounceMs,
       retryMs: this.opts.retryMs,
       onLoad: (text) => this.enqueue(() => this.onModeFile(text)),

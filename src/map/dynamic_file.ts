@@ -6,7 +6,9 @@
  * type, keeps the last good mapping (the Go tool also kept it); an invalid entry is dropped
  * and the valid ones apply (the Go tool rejected the whole file); every problem is logged once
  * with its file and line and counted in `mappingLoadErrors`. Deleting the file revokes all of
- * its mappings, as in the Go tool. Role ARNs are canonicalized and paths stripped.
+ * its mappings, as in the Go tool. Role ARNs are canonicalized and paths stripped. At start and
+ * on every reload, a file that group or others can write (or whose directory they can write) is
+ * logged as a warning and set in `mapping_file_writable_by_others` (see `WatchedFile`).
  *
  * @module
  */
@@ -249,6 +251,7 @@ export class DynamicFileMapper implements Mapper {
       path,
       logger: deps.logger,
       metrics: deps.metrics,
+      safety: { label: "DynamicFile" },
       ...watchOptions,
       onLoad: (text) => this.load(text, path),
       onDelete: () => {

@@ -11,7 +11,21 @@
  * @module
  */
 
+import { checkFileSafety, type FileSafetyFinding, fileSafetyWarning } from "../config/mod.ts";
 import type { Logger, MapperMetrics } from "./mapper.ts";
+
+/**
+ * Who may write the file: checked at start and on every re-read (see `checkFileSafety`). A
+ * file that group or others can write (or whose directory they can write) is logged as a
+ * warning with the fix, and `mappingFileWritableByOthers` is set on every check. Nothing is
+ * refused: kubelet mounts ConfigMaps with the modes operators choose.
+ */
+export interface FileSafetyOptions {
+  /** What the file is, for the log: `"DynamicFile"`, `"backend-mode file"`. */
+  label: string;
+  /** The check (default `checkFileSafety` on the real file system). */
+  check?: (path: string) => Promise<FileSafetyFinding[]>;
+}
 
 /** What to do with the file. */
 export interface WatchedFileOptions {
@@ -23,8 +37,13 @@ export interface WatchedFileOptions {
   onDelete(): void;
   /** Where to log watcher trouble. */
   logger: Logger;
-  /** `dynamicFileFailure` is counted when the watch cannot be set up or breaks. */
-  metrics: Pick<MapperMetrics, "dynamicFileFailure">;
+  /**
+   * `dynamicFileFailure` is counted when the watch cannot be set up or breaks;
+   * `mappingFileWritableByOthers` is set on every safety check.
+   */
+  metrics: Pick<MapperMetrics, "dynamicFileFailure" | "mappingFileWritableByOthers">;
+  /** Check who may write the file (off when absent). */
+  safety?: FileSafetyOptions;
   /** Quiet time after the last event before re-reading (default 50 ms). */
   debounceMs?: number;
   /** Wait before re-creating a broken watch, e.g. while the directory is missing (default 1 s). */
@@ -48,6 +67,9 @@ export class WatchedFile {
   private loop: Promise<void> | undefined;
   private closed = false;
   private reading: Promise<void> = Promise.resolve();
+  /** The findings last logged, as `path mode` keys; `undefined` before the first check. */
+  private lastFindings: string | undefined;
+  private safetyFailing = false;
 
   /** @param opts the file and callbacks */
   constructor(private readonly opts: WatchedFileOptions) {
@@ -133,6 +155,44 @@ export class WatchedFile {
     }, this.opts.debounceMs ?? 50);
   }
 
+  /**
+   * Runs the safety check and sets the gauge. Warnings are logged when the findings change, and
+   * again with every reload of new content, so each load that applies a file others can write
+   * says so; events that change nothing (another file in the directory) do not repeat them.
+   */
+  private async checkSafety(reloaded: boolean): Promise<void> {
+    const safety = this.opts.safety;
+    if (safety === undefined) return;
+    const path = this.opts.path;
+    let findings: FileSafetyFinding[];
+    try {
+      findings = await (safety.check ?? checkFileSafety)(path);
+    } catch (e) {
+      if (!this.safetyFailing) {
+        this.opts.logger.warn(`cannot check who may write the ${safety.label}`, {
+          path,
+          error: (e as Error).message,
+        });
+      }
+      this.safetyFailing = true;
+      return;
+    }
+    this.safetyFailing = false;
+    this.opts.metrics.mappingFileWritableByOthers(path, findings.length > 0 ? 1 : 0);
+    const key = findings.map((f) => `${f.path} ${f.octal}`).join("\n");
+    if (findings.length > 0 && (reloaded || key !== this.lastFindings)) {
+      for (const f of findings) {
+        this.opts.logger.warn(fileSafetyWarning(safety.label, f), {
+          path: f.path,
+          mode: f.octal,
+        });
+      }
+    } else if (findings.length === 0 && this.lastFindings) {
+      this.opts.logger.info(`${safety.label} is no longer writable by others`, { path });
+    }
+    this.lastFindings = key;
+  }
+
   private async check(): Promise<void> {
     if (this.closed) return;
     let text: string;
@@ -144,6 +204,8 @@ export class WatchedFile {
           this.lastText = undefined;
           this.opts.onDelete();
         }
+        // Whoever can write the directory can create the file: still worth a check.
+        await this.checkSafety(false);
         return;
       }
       this.opts.metrics.dynamicFileFailure();
@@ -153,7 +215,10 @@ export class WatchedFile {
       });
       return;
     }
-    if (this.closed || text === this.lastText) return;
+    if (this.closed) return;
+    const changed = text !== this.lastText;
+    await this.checkSafety(changed);
+    if (this.closed || !changed) return;
     this.lastText = text;
     this.opts.onLoad(text);
   }

@@ -116,7 +116,8 @@ export const NOOP_LOGGER: Logger = {
 };
 
 /**
- * Metric hooks (names as in the Go tool, docs/configuration.md#metrics, plus `mappingLoadErrors`).
+ * Metric hooks (names as in the Go tool, docs/configuration.md#metrics, plus `mappingLoadErrors`
+ * and `mappingFileWritableByOthers`).
  */
 export interface MapperMetrics {
   /** `configmap_watch_failures_total`++ */
@@ -133,6 +134,12 @@ export interface MapperMetrics {
   ec2DescribeInstancesCall(): void;
   /** A mapping source failed to load (whole or in part); `source` is the backend name. */
   mappingLoadErrors(source: string): void;
+  /**
+   * `mapping_file_writable_by_others{path}` gauge: set on every check of a mapping file (the
+   * config file at start, the DynamicFile and backend-mode file at start and on every reload);
+   * 1 when group or others can write the file or a directory that holds it.
+   */
+  mappingFileWritableByOthers(path: string, value: 0 | 1): void;
 }
 
 /** Metric hooks that record nothing. */
@@ -144,6 +151,7 @@ export const NOOP_METRICS: MapperMetrics = {
   dynamicFileOnly() {},
   ec2DescribeInstancesCall() {},
   mappingLoadErrors() {},
+  mappingFileWritableByOthers() {},
 };
 
 /** One instance as DescribeInstances reports it. */

@@ -8,7 +8,7 @@
  */
 
 import type { PartitionId } from "../aws/mod.ts";
-import type { ServerConfig } from "../config/mod.ts";
+import { checkFileSafety, fileSafetyWarning, type ServerConfig } from "../config/mod.ts";
 import { createMapperChain, type MapperDeps } from "../map/mod.ts";
 import { DEFAULT_STS_TIMEOUT_MS, Verifier } from "../verify/mod.ts";
 import { DeadlineSweeper } from "./deadline_sweeper.ts";
@@ -37,6 +37,11 @@ export interface AuthenticatorOptions {
   shutdownTimeoutMs?: number;
   /** How long a client may take to send its request body; default 10 s. */
   bodyTimeoutMs?: number;
+  /**
+   * The config file the config came from (`--config`), checked once at start: whoever can write
+   * it can map themselves to any user (`mapRoles`, `backendMode`, `dynamicfilepath`).
+   */
+  configPath?: string;
 }
 
 /** A running authenticator. */
@@ -50,8 +55,31 @@ export interface RunningAuthenticator extends RunningServer {
   close(): Promise<void>;
 }
 
+/** Warns (and sets the gauge) when group or others can write the config file or its directory. */
+async function checkConfigFile(
+  path: string,
+  log: ServerLogger,
+  metrics: ServerMetrics,
+): Promise<void> {
+  let findings;
+  try {
+    findings = await checkFileSafety(path);
+  } catch (err) {
+    log.warn("cannot check who may write the config file", {
+      path,
+      error: (err as Error).message,
+    });
+    return;
+  }
+  metrics.mapper.mappingFileWritableByOthers(path, findings.length > 0 ? 1 : 0);
+  for (const f of findings) {
+    log.warn(fileSafetyWarning("config file", f), { path: f.path, mode: f.octal });
+  }
+}
+
 /**
- * Starts the server: builds and starts the mapper chain (which logs the static mappings), finds the
+ * Starts the server: checks who may write the config file, builds and starts the mapper chain
+ * (which logs the static mappings and checks the DynamicFile and backend-mode file), finds the
  * server region, creates the verifier, then listens (key pair, kubeconfig, TLS and health
  * listeners). Throws an actionable error (and releases what was started) when any step fails.
  */
@@ -62,6 +90,7 @@ export async function startAuthenticator(
   const log = options.logger;
   const env = options.env ?? ((name: string) => Deno.env.get(name));
   const metrics = options.metrics ?? createServerMetrics();
+  if (options.configPath !== undefined) await checkConfigFile(options.configPath, log, metrics);
 
   const chain = await createMapperChain(config, {
     logger: log,

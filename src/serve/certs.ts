@@ -2,14 +2,20 @@
  * The server's TLS key pair
  * (https://github.com/kubernetes-sigs/aws-iam-authenticator/blob/v0.7.18/pkg/config/certs/certs.go):
  * `<stateDir>/cert.pem` and `<stateDir>/key.pem`, generated on first start with the exact
- * properties of the Go tool (RSA 2048, PKCS#1 `RSA PRIVATE KEY` with mode 0600, self-signed CA
- * certificate valid 100 years, SANs from address and hostname) and reused afterwards, so the API
- * server's webhook kubeconfig stays valid across restarts.
+ * properties of the Go tool (RSA 2048, PKCS#1 `RSA PRIVATE KEY`, self-signed CA certificate
+ * valid 100 years, SANs from address and hostname) and reused afterwards, so the API server's
+ * webhook kubeconfig stays valid across restarts.
+ *
+ * Modes: the key 0600, the certificate 0644 (the Go tool asks for 0666 and lets the umask cut
+ * it down; here no umask can leave it writable by others), a state dir created here 0700. A
+ * state dir looser than 0700, or an existing key or certificate others can change, is reported.
  *
  * @module
  */
 
 import type * as X509 from "@peculiar/x509";
+import { checkMode } from "../config/mod.ts";
+import { ensureDir, writeFileAtomic } from "./write_file_atomic.ts";
 
 type X509Module = typeof X509;
 
@@ -34,6 +40,11 @@ export interface KeyPair {
   keyPath: string;
   /** True when this call generated the pair, false when existing files were loaded. */
   generated: boolean;
+  /**
+   * Warnings for the caller to log: a state dir looser than 0700, an existing key others can
+   * access, an existing certificate others can write. Each names the path, its mode and the fix.
+   */
+  warnings: string[];
 }
 
 /** Options of {@link loadOrCreateKeyPair}. */
@@ -240,23 +251,48 @@ export function checkCertificatePem(text: string): void {
   }
 }
 
-/** Writes a file through a temporary sibling and a rename, so a crash never leaves half a key. */
-async function writeAtomically(path: string, data: string, mode: number): Promise<void> {
-  const tmp = `${path}.tmp-${crypto.randomUUID()}`;
-  try {
-    await Deno.writeTextFile(tmp, data, { mode, createNew: true });
-    await Deno.chmod(tmp, mode);
-    await Deno.rename(tmp, path);
-  } catch (err) {
-    await Deno.remove(tmp).catch(() => {});
-    throw err;
+const STATE_FLAG = "--state-dir / server.stateDir";
+
+/** The warnings of {@link KeyPair.warnings}. */
+async function stateWarnings(
+  stateDir: string,
+  certPath: string,
+  keyPath: string,
+): Promise<string[]> {
+  const out: string[] = [];
+  const dir = await checkMode(stateDir, 0o077);
+  if (dir !== undefined) {
+    const risk = dir.groupWritable || dir.worldWritable
+      ? "anyone who can write it can replace the certificate and key the webhook serves"
+      : "others can list it";
+    out.push(
+      `the state dir ${stateDir} (${STATE_FLAG}) has mode ${dir.octal}, looser than 0700: ` +
+        `${risk}; ${dir.fix}`,
+    );
   }
+  const key = await checkMode(keyPath, 0o077);
+  if (key !== undefined) {
+    out.push(
+      `the TLS key ${keyPath} has mode ${key.octal}, looser than 0600: others can read or ` +
+        `replace the webhook's private key; ${key.fix}`,
+    );
+  }
+  const cert = await checkMode(certPath, 0o022);
+  if (cert !== undefined) {
+    out.push(
+      `the TLS certificate ${certPath} is writable by others (mode ${cert.octal}): anyone who ` +
+        `can write it can make the next webhook kubeconfig trust a certificate of their own; ` +
+        `${cert.fix}`,
+    );
+  }
+  return out;
 }
 
 /**
  * Loads `<stateDir>/cert.pem` and `<stateDir>/key.pem` when both exist, else generates a new
- * pair and writes both (the state dir is created with mode 0700 if missing). Throws an error
- * naming the path when the directory is unwritable or an existing file is not valid PEM.
+ * pair and writes both (key 0600, certificate 0644, each through a new file renamed into place;
+ * the state dir and missing parents are created 0700). Throws an error naming the path when the
+ * directory is unwritable or an existing file is not valid PEM.
  */
 export async function loadOrCreateKeyPair(options: KeyPairOptions): Promise<KeyPair> {
   const certPath = joinPath(options.stateDir, "cert.pem");
@@ -278,19 +314,21 @@ export async function loadOrCreateKeyPair(options: KeyPairOptions): Promise<KeyP
           `delete cert.pem and key.pem to have new ones generated`,
       );
     }
-    return { certPem, keyPem, certPath, keyPath, generated: false };
+    const warnings = await stateWarnings(options.stateDir, certPath, keyPath);
+    return { certPem, keyPem, certPath, keyPath, generated: false, warnings };
   }
   const now = options.now?.() ?? new Date();
   const { certPem, keyPem } = await generateKeyPair(options.address, options.hostname, now);
   try {
-    await Deno.mkdir(options.stateDir, { recursive: true, mode: 0o700 });
-    await writeAtomically(keyPath, keyPem, 0o600);
-    await Deno.writeTextFile(certPath, certPem, { mode: 0o666 });
+    await ensureDir(options.stateDir, 0o700);
+    await writeFileAtomic(keyPath, keyPem, 0o600);
+    await writeFileAtomic(certPath, certPem, 0o644);
   } catch (err) {
     throw new Error(
       `could not write the TLS key pair into the state dir ${options.stateDir} ` +
-        `(--state-dir / server.stateDir): ${(err as Error).message}`,
+        `(${STATE_FLAG}): ${(err as Error).message}`,
     );
   }
-  return { certPem, keyPem, certPath, keyPath, generated: true };
+  const warnings = await stateWarnings(options.stateDir, certPath, keyPath);
+  return { certPem, keyPem, certPath, keyPath, generated: true, warnings };
 }

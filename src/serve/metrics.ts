@@ -140,6 +140,14 @@ export function createServerMetrics(options: ServerMetricsOptions = {}): ServerM
     labelNames: ["source"],
     registers,
   });
+  // Not in the Go tool: whoever can write a mapping file can map themselves to system:masters.
+  const mappingFileWritable = new Gauge({
+    name: `${ns}_mapping_file_writable_by_others`,
+    help:
+      "1 when group or others can write the mapping file (config, DynamicFile, backend-mode file) or its directory",
+    labelNames: ["path"],
+    registers,
+  });
 
   // Not in the Go tool: why reviews were denied, by the reason IDs of docs/why-denied.md. Every
   // reason starts at 0 so a dashboard can list them before the first denial.
@@ -177,6 +185,7 @@ export function createServerMetrics(options: ServerMetricsOptions = {}): ServerM
       dynamicFileOnly: (value) => dynamicFileOnly.set(value),
       ec2DescribeInstancesCall: () => ec2Calls.inc(),
       mappingLoadErrors: (source) => mappingLoadErrors.inc({ source }),
+      mappingFileWritableByOthers: (path, value) => mappingFileWritable.set({ path }, value),
     },
     render: () => registry.metrics(),
   };

@@ -94,6 +94,7 @@ export async function listen(options: ListenOptions): Promise<RunningServer> {
   } else {
     log.info("loaded existing keypair", { certpath: keyPair.certPath, keypath: keyPair.keyPath });
   }
+  for (const warning of keyPair.warnings) log.warn(warning);
 
   const webhookAddr = joinHostPort(options.address, options.port);
   let server: Deno.HttpServer<Deno.NetAddr>;

@@ -7,6 +7,10 @@
  * It caches the *base* credentials (before any AssumeRole), keyed by cluster ID, profile and
  * role ARN, and only credentials that can expire.
  *
+ * Modes do not depend on the umask: a file created here is set to 0600 and directories created
+ * here to 0700 explicitly. Unlike the Go tool, a symbolic link at the cache path is neither read
+ * nor written through (the cache is then not used, with a warning).
+ *
  * @module
  */
 
@@ -186,7 +190,8 @@ export async function openCredentialCache(
   let cached: Credentials | undefined;
   let info: Deno.FileInfo | undefined;
   try {
-    info = await Deno.stat(path);
+    // lstat, not stat: a link is refused below rather than followed (same one call).
+    info = await Deno.lstat(path);
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) {
       throw new CacheError(`couldn't stat cache file: ${e instanceof Error ? e.message : e}`);
@@ -194,6 +199,12 @@ export async function openCredentialCache(
     deps.warn(`Cache file ${path} does not exist.`);
   }
   if (info) {
+    if (info.isSymlink) {
+      throw new CacheError(
+        `cache file ${path} is a symbolic link, which is neither read nor written (replace it ` +
+          `with a regular file, or set AWS_IAM_AUTHENTICATOR_CACHE_FILE to the file itself)`,
+      );
+    }
     if (info.mode !== null && (info.mode & 0o077) !== 0) {
       throw new CacheError(`cache file ${path} is not private (run: chmod 600 ${path})`, true);
     }
@@ -229,16 +240,86 @@ export async function openCredentialCache(
   };
 }
 
+/**
+ * Creates `dir` and its missing parents with mode 0700, set explicitly on each (mkdir alone
+ * leaves the umask's mark). Existing directories are left as they are. The token cache uses it
+ * too.
+ */
+export async function makePrivateDir(dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let cur = dir; cur !== "" && cur !== "/" && cur !== ".";) {
+    try {
+      await Deno.stat(cur);
+      break;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    missing.push(cur);
+    const at = cur.lastIndexOf("/");
+    cur = at < 0 ? "." : cur.slice(0, at);
+  }
+  for (const d of missing.reverse()) {
+    try {
+      await Deno.mkdir(d, { mode: 0o700 });
+    } catch (e) {
+      if (e instanceof Deno.errors.AlreadyExists) continue;
+      throw e;
+    }
+    if (Deno.build.os !== "windows") await Deno.chmod(d, 0o700);
+  }
+}
+
+/**
+ * Opens the cache file to update it in place. In place, not through a new file renamed over it:
+ * the lock is taken on the file itself (as the Go tool does), and a rename would leave a waiting
+ * writer holding the lock of a file no longer at the path. So a link planted at the path is
+ * refused instead: a new file is created exclusively (which never follows a link) and set to 0600
+ * explicitly; an existing one is opened only when `lstat` says it is a regular file and the
+ * opened descriptor is that same file.
+ */
+async function openForUpdate(path: string): Promise<Deno.FsFile> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    let before: Deno.FileInfo;
+    try {
+      before = await Deno.lstat(path);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      let file: Deno.FsFile;
+      try {
+        file = await Deno.open(path, { read: true, write: true, createNew: true, mode: 0o600 });
+      } catch (e) {
+        if (e instanceof Deno.errors.AlreadyExists) continue;
+        throw e;
+      }
+      if (Deno.build.os !== "windows") await Deno.chmod(path, 0o600);
+      return file;
+    }
+    if (before.isSymlink) throw new Error("it is a symbolic link, which is not followed");
+    if (!before.isFile) throw new Error("it is not a regular file");
+    const file = await Deno.open(path, { read: true, write: true });
+    const opened = await file.stat();
+    if (opened.ino !== before.ino || opened.dev !== before.dev) {
+      file.close();
+      throw new Error("it was replaced while being opened");
+    }
+    if (opened.mode !== null && (opened.mode & 0o777) !== 0o600 && Deno.build.os !== "windows") {
+      await Deno.chmod(path, 0o600);
+    }
+    return file;
+  }
+  throw new Error("it keeps being created and removed by someone else");
+}
+
 async function writeEntry(path: string, key: CacheKey, c: Credentials, deps: CacheDeps) {
   const dir = path.slice(0, Math.max(path.lastIndexOf("/"), 0)) || ".";
   try {
-    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+    await makePrivateDir(dir);
   } catch {
     // The open below reports the real problem.
   }
   let file: Deno.FsFile;
   try {
-    file = await Deno.open(path, { read: true, write: true, create: true, mode: 0o600 });
+    file = await openForUpdate(path);
   } catch (e) {
     deps.warn(`Unable to write lock file ${path}: ${e instanceof Error ? e.message : e}`);
     return;

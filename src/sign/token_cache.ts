@@ -10,6 +10,8 @@
  */
 
 import type { Token } from "./presign.ts";
+// Already loaded with the generator on every `token` run: this adds no module to the hit path.
+import { makePrivateDir } from "./cache.ts";
 
 /** Everything that makes two token requests interchangeable. */
 export interface TokenCacheKey {
@@ -147,8 +149,10 @@ export function readTokenCache(path: string, key: TokenCacheKey, now: Date): Tok
 }
 
 /**
- * Stores a token: written to a fresh 0600 temporary file and renamed into place, so readers
- * never see half a file and the mode never passes through a wider one.
+ * Stores a token: written to a fresh 0600 temporary file (created exclusively, its mode set
+ * explicitly whatever the umask) and renamed into place, so readers never see half a file, the
+ * mode never passes through a wider one, and a link planted at the path is replaced, not
+ * followed. A missing directory is created 0700 (set explicitly too).
  */
 export async function writeTokenCache(
   path: string,
@@ -156,7 +160,7 @@ export async function writeTokenCache(
   token: Token,
 ): Promise<void> {
   const dir = path.slice(0, path.lastIndexOf("/")) || "/";
-  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  await makePrivateDir(dir);
   const tmp = `${path}.${crypto.randomUUID()}.tmp`;
   const body = JSON.stringify({
     key: tokenCacheKeyText(key),
@@ -165,7 +169,7 @@ export async function writeTokenCache(
   });
   try {
     await Deno.writeTextFile(tmp, body, { createNew: true, mode: 0o600 });
-    await Deno.chmod(tmp, 0o600);
+    if (Deno.build.os !== "windows") await Deno.chmod(tmp, 0o600);
     await Deno.rename(tmp, path);
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});

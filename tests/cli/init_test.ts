@@ -101,3 +101,101 @@ Deno.test("init without a cluster ID or with an unwritable state dir fails with 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+const mode = async (path: string) => (await Deno.stat(path)).mode! & 0o7777;
+
+for (const umask of [0o000, 0o077]) {
+  Deno.test(`init under umask ${umask.toString(8).padStart(4, "0")}: cert 0644, key 0600, kubeconfig 0644, new dirs 0700 / 0755`, async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const config = `${dir}/config.yaml`;
+      await Deno.writeTextFile(
+        config,
+        `clusterID: init-modes\nserver:\n  stateDir: ${dir}/var/state\n` +
+          `  generateKubeconfig: ${dir}/etc/k8s/kubeconfig.yaml\n`,
+      );
+      await Deno.chmod(config, 0o644);
+      const run = await runMain(["init", "-c", config], { umask });
+      assert.equal(run.code, 0, run.err);
+      assert.equal(await mode(`${dir}/var/state/cert.pem`), 0o644);
+      assert.equal(await mode(`${dir}/var/state/key.pem`), 0o600);
+      assert.equal(await mode(`${dir}/etc/k8s/kubeconfig.yaml`), 0o644);
+      // Directories init creates: the state dir (and its parents) private, the kubeconfig's
+      // readable by kube-apiserver.
+      assert.equal(await mode(`${dir}/var/state`), 0o700);
+      assert.equal(await mode(`${dir}/var`), 0o700);
+      assert.equal(await mode(`${dir}/etc/k8s`), 0o755);
+      assert.equal(await mode(`${dir}/etc`), 0o755);
+      assert.doesNotMatch(run.err, /level=warn/);
+      // Nothing but the three files is left behind (no temporary files).
+      assert.deepEqual([...Deno.readDirSync(`${dir}/var/state`)].map((e) => e.name).sort(), [
+        "cert.pem",
+        "key.pem",
+      ]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
+
+Deno.test("init into a pre-created state dir: links planted at the targets are replaced, loose modes reported", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const state = `${dir}/state`;
+    await Deno.mkdir(state);
+    await Deno.chmod(state, 0o755);
+    await Deno.mkdir(`${dir}/etc`);
+    await Deno.writeTextFile(`${dir}/victim`, "not yours\n");
+    await Deno.symlink(`${dir}/victim`, `${state}/cert.pem`);
+    await Deno.symlink(`${dir}/victim`, `${dir}/etc/kubeconfig.yaml`);
+    const config = `${dir}/config.yaml`;
+    await Deno.writeTextFile(
+      config,
+      `clusterID: init-links\nserver:\n  stateDir: ${state}\n` +
+        `  generateKubeconfig: ${dir}/etc/kubeconfig.yaml\n`,
+    );
+    const run = await runMain(["init", "-c", config], { umask: 0o000 });
+    assert.equal(run.code, 0, run.err);
+    assert.equal(await Deno.readTextFile(`${dir}/victim`), "not yours\n");
+    for (
+      const [path, want] of [[`${state}/cert.pem`, 0o644], [`${dir}/etc/kubeconfig.yaml`, 0o644]]
+    ) {
+      const info = await Deno.lstat(path as string);
+      assert.ok(info.isFile && !info.isSymlink, `${path} is a new regular file`);
+      assert.equal(info.mode! & 0o7777, want);
+    }
+    assert.match(await Deno.readTextFile(`${state}/cert.pem`), /^-----BEGIN CERTIFICATE-----/);
+    // The pre-existing state dir is left as the operator made it, and reported.
+    assert.equal(await mode(state), 0o755);
+    assert.ok(
+      run.err.includes(
+        `the state dir ${state} (--state-dir / server.stateDir) has mode 0755, looser than 0700: ` +
+          `others can list it; run chmod go-rx ${state}`,
+      ),
+      run.err,
+    );
+
+    // Files an older version (or an operator) left too open are reported on reuse.
+    await Deno.chmod(state, 0o777);
+    await Deno.chmod(`${state}/cert.pem`, 0o666);
+    await Deno.chmod(`${state}/key.pem`, 0o644);
+    const again = await runMain(["init", "-c", config], { umask: 0o000 });
+    assert.equal(again.code, 0, again.err);
+    for (
+      const line of [
+        `the state dir ${state} (--state-dir / server.stateDir) has mode 0777, looser than 0700: ` +
+        `anyone who can write it can replace the certificate and key the webhook serves; ` +
+        `run chmod go-rwx ${state}`,
+        `the TLS key ${state}/key.pem has mode 0644, looser than 0600: others can read or ` +
+        `replace the webhook's private key; run chmod go-r ${state}/key.pem`,
+        `the TLS certificate ${state}/cert.pem is writable by others (mode 0666): anyone who ` +
+        `can write it can make the next webhook kubeconfig trust a certificate of their own; ` +
+        `run chmod go-w ${state}/cert.pem`,
+      ]
+    ) {
+      assert.ok(again.err.includes(line), `${line}\n---\n${again.err}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { generateToken } from "../../src/sign/mod.ts";
 import { startStsPeer } from "../peers/sts_peer.ts";
-import { postTokenReview } from "../serve/https_client.ts";
+import { httpsRequest, postTokenReview } from "../serve/https_client.ts";
+import { denoArgv } from "./_main.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
@@ -21,9 +22,10 @@ interface Spawned {
   status: Promise<Deno.CommandStatus>;
 }
 
-function spawnServer(args: string[], env: Record<string, string>): Spawned {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "server", ...args],
+function spawnServer(args: string[], env: Record<string, string>, umask?: number): Spawned {
+  const [exe, argv] = denoArgv(["run", "-A", MAIN, "server", ...args], umask);
+  const child = new Deno.Command(exe, {
+    args: argv,
     env: { NO_COLOR: "1", ...env },
     stdout: "piped",
     stderr: "piped",
@@ -173,6 +175,70 @@ Deno.test("--log-format json writes one JSON object per line", async () => {
       assert.equal(typeof obj.msg, "string");
     }
     assert.ok(lines.some((l) => JSON.parse(l).msg === "mapping IAM user"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("server under umask 0000: cert 0644, key 0600, kubeconfig 0644; mapping files others can write are warned about and in /metrics", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.chmod(dir, 0o755);
+    const dyn = `${dir}/dynamic.json`;
+    await Deno.writeTextFile(dyn, JSON.stringify({ mapUsers: [] }));
+    await Deno.chmod(dyn, 0o666);
+    const config = await writeConfig(
+      dir,
+      `  backendMode: [MountedFile, DynamicFile]\n  dynamicfilepath: ${dyn}\n`,
+    );
+    await Deno.chmod(config, 0o620);
+    const server = spawnServer(["--config", config], { AWS_REGION: "us-east-1" }, 0o000);
+    try {
+      const [, port] = await server.waitFor(/listening on 127\.0\.0\.1:(\d+)/);
+      const mode = async (p: string) => (await Deno.stat(p)).mode! & 0o7777;
+      assert.equal(await mode(`${dir}/state/cert.pem`), 0o644);
+      assert.equal(await mode(`${dir}/state/key.pem`), 0o600);
+      assert.equal(await mode(`${dir}/state`), 0o700);
+      assert.equal(await mode(`${dir}/kubeconfig.yaml`), 0o644);
+
+      const err = server.stderr();
+      assert.match(
+        err,
+        new RegExp(
+          `level=warning msg="config file ${config} is writable by group \\(mode 0620\\): ` +
+            `anyone who can write it can map themselves to any Kubernetes user or group, ` +
+            `system:masters included; run chmod g-w ${config}"`,
+        ),
+      );
+      assert.match(
+        err,
+        new RegExp(
+          `level=warning msg="DynamicFile ${dyn} is writable by group and others \\(mode 0666\\)`,
+        ),
+      );
+      // Warned, not refused.
+      const ca = await Deno.readTextFile(`${dir}/state/cert.pem`);
+      const metrics = await httpsRequest(`https://127.0.0.1:${port}/metrics`, ca);
+      assert.equal(metrics.status, 200);
+      const gauge = (path: string) =>
+        metrics.body.split("\n").find((l) =>
+          l.startsWith(`aws_iam_authenticator_mapping_file_writable_by_others{path="${path}"}`)
+        );
+      assert.equal(gauge(config)?.split(" ").at(-1), "1");
+      assert.equal(gauge(dyn)?.split(" ").at(-1), "1");
+
+      // chmod alone (no content change) is picked up for the DynamicFile.
+      await Deno.chmod(dyn, 0o644);
+      await server.waitFor(/DynamicFile is no longer writable by others/, 5000);
+      const after = await httpsRequest(`https://127.0.0.1:${port}/metrics`, ca);
+      assert.match(
+        after.body,
+        new RegExp(`mapping_file_writable_by_others\\{path="${dyn}"\\} 0`),
+      );
+    } finally {
+      server.child.kill("SIGTERM");
+      await server.status;
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

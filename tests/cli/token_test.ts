@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { freePort } from "../peers/ports.ts";
 import { startStsPeer, type StsPeer } from "../peers/sts_peer.ts";
+import { denoArgv } from "./_main.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const DENO_DIR = Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`;
@@ -24,21 +25,26 @@ async function withHome<T>(fn: (home: string) => Promise<T>): Promise<T> {
   }
 }
 
-/** Runs `main.ts token ARGS` with only the given environment (plus PATH/DENO_DIR/HOME). */
+/**
+ * Runs `main.ts token ARGS` with only the given environment (plus PATH/DENO_DIR/HOME), under
+ * `umask` when given.
+ */
 async function runToken(
   args: string[],
   env: Record<string, string>,
   home: string,
   stdin = "",
+  umask?: number,
 ): Promise<Run> {
-  const cmd = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--quiet",
-      MAIN,
-      ...(args[0] === "--before" ? args.slice(1) : ["token", ...args]),
-    ],
+  const [exe, argv] = denoArgv([
+    "run",
+    "-A",
+    "--quiet",
+    MAIN,
+    ...(args[0] === "--before" ? args.slice(1) : ["token", ...args]),
+  ], umask);
+  const cmd = new Deno.Command(exe, {
+    args: argv,
     clearEnv: true,
     env: {
       PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
@@ -444,6 +450,53 @@ Deno.test("web identity (AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN) against mot
     moto.kill("SIGTERM");
     await moto.status;
   }
+});
+
+Deno.test("under umask 0000 --cache and --token-cache write 0600 files in new 0700 directories", async () => {
+  await withHome(async (home) => {
+    await writeProcessScript(home, "ASIAPROCESSUMASK01", 3600_000);
+    const r = await runToken(
+      ["-i", "c1", "--token-only", "--cache", "--token-cache"],
+      { AWS_PROFILE: "proc" },
+      home,
+      "",
+      0o000,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const dir = `${home}/.kube/cache/aws-iam-authenticator`;
+    const mode = async (p: string) => (await Deno.stat(p)).mode! & 0o7777;
+    const files = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    assert.equal(files.length, 2, files.join());
+    assert.equal(files[0], "credentials.yaml");
+    assert.match(files[1]!, /^token-[0-9a-f]{16}\.json$/);
+    for (const f of files) assert.equal(await mode(`${dir}/${f}`), 0o600, f);
+    for (const d of [`${home}/.kube`, `${home}/.kube/cache`, dir]) {
+      assert.equal(await mode(d), 0o700, d);
+    }
+  });
+});
+
+Deno.test("--cache: a symbolic link at the cache path is not followed", async () => {
+  await withHome(async (home) => {
+    await writeProcessScript(home, "ASIAPROCESSLINK001", 3600_000);
+    const dir = `${home}/.kube/cache/aws-iam-authenticator`;
+    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+    await Deno.writeTextFile(`${home}/victim`, "clusters: {}\n", { mode: 0o600 });
+    await Deno.symlink(`${home}/victim`, `${dir}/credentials.yaml`);
+    const r = await runToken(
+      ["-i", "c1", "--token-only", "--cache"],
+      { AWS_PROFILE: "proc" },
+      home,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(credentialOf(decodeToken(r.stdout.trim()))[0], "ASIAPROCESSLINK001");
+    assert.match(
+      r.stderr,
+      /unable to use cache: cache file .*credentials\.yaml is a symbolic link, which is neither read nor written/,
+    );
+    assert.equal(await Deno.readTextFile(`${home}/victim`), "clusters: {}\n");
+    assert.ok((await Deno.lstat(`${dir}/credentials.yaml`)).isSymlink);
+  });
 });
 
 Deno.test("--cache does not write static credentials", async () => {

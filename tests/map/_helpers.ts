@@ -63,6 +63,7 @@ export function recordingMetrics(): MapperMetrics & {
     dynamicE2eLatency: (type, s) => latencies.push([type, s]),
     dynamicFileEnabled: (v) => (gauges.dynamicFileEnabled = v),
     dynamicFileOnly: (v) => (gauges.dynamicFileOnly = v),
+    mappingFileWritableByOthers: (path, v) => (gauges[`mappingFileWritableByOthers:${path}`] = v),
   };
 }
 

@@ -279,6 +279,34 @@ Deno.test("dynamic backend-mode file switches backends at runtime (docs/mapping.
   }
 });
 
+Deno.test("a backend-mode file others can write is warned about at start and on reload", async () => {
+  const { dir, path: modePath } = await tempFile("mode.json", { backendMode: "MountedFile" });
+  await Deno.chmod(dir, 0o755);
+  await Deno.chmod(modePath, 0o664);
+  const metrics = recordingMetrics();
+  const logger = recordingLogger();
+  const chain = await createMapperChain(
+    config({ backendMode: ["MountedFile"], dynamicBackendModePath: modePath }),
+    { metrics, logger },
+    FAST,
+  );
+  const warnings = () =>
+    logger.lines.filter((l) => l.level === "warn" && l.msg.startsWith("backend-mode file"));
+  try {
+    assert.equal(metrics.gauges[`mappingFileWritableByOthers:${modePath}`], 1);
+    assert.equal(warnings().length, 1);
+    assert.match(
+      warnings()[0]!.msg,
+      /^backend-mode file .*mode\.json is writable by group \(mode 0664\): .*system:masters included; run chmod g-w /,
+    );
+    await Deno.writeTextFile(modePath, JSON.stringify({ backendMode: "MountedFile " }));
+    await waitFor("reload warned", () => warnings().length === 2, 2000);
+  } finally {
+    await chain.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("{{EC2PrivateDNSName}} through the chain, against moto", async () => {
   const moto = await startMoto();
   const [inst] = await moto.runInstances(1);

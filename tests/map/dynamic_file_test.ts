@@ -228,3 +228,24 @@ Deno.test("keys named __proto__ or constructor map nothing and pollute nothing",
   assert.equal(({} as Record<string, unknown>).rolearn, undefined);
   assert.equal(({} as Record<string, unknown>).mapAccounts, undefined);
 });
+
+Deno.test("a DynamicFile others can write is applied, warned about and counted in the gauge", async () => {
+  const s = await setup();
+  try {
+    await Deno.chmod(s.dir, 0o755);
+    await s.write(doc({ mapUsers: [{ userarn: ALICE.arn, username: "alice", groups: [] }] }));
+    await Deno.chmod(s.path, 0o646);
+    await s.m.start(new AbortController().signal);
+    assert.equal((await s.m.map(ALICE))?.username, "alice");
+    assert.equal(s.metrics.gauges[`mappingFileWritableByOthers:${s.path}`], 1);
+    const warning = s.logger.lines.find((l) => l.level === "warn");
+    assert.equal(
+      warning?.msg,
+      `DynamicFile ${s.path} is writable by others (mode 0646): anyone who can write it can ` +
+        `map themselves to any Kubernetes user or group, system:masters included; ` +
+        `run chmod o-w ${s.path}`,
+    );
+  } finally {
+    await s.cleanup();
+  }
+});

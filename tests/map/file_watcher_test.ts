@@ -118,3 +118,95 @@ Deno.test("a missing directory is retried and counted as a failure", async () =>
     await Deno.remove(parent, { recursive: true });
   }
 });
+
+Deno.test("a file others can write: warned at start and on each reload, gauge set on every check", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.chmod(dir, 0o755);
+  const path = `${dir}/map.json`;
+  await Deno.writeTextFile(path, "v1");
+  await Deno.chmod(path, 0o666);
+  const logger = recordingLogger();
+  const metrics = recordingMetrics();
+  const seen: string[] = [];
+  const w = new WatchedFile({
+    path,
+    logger,
+    metrics,
+    debounceMs: 20,
+    retryMs: 50,
+    safety: { label: "DynamicFile" },
+    onLoad: (t) => seen.push(t),
+    onDelete: () => {},
+  });
+  const gauge = () => metrics.gauges[`mappingFileWritableByOthers:${path}`];
+  const warnings = () => logger.lines.filter((l) => l.level === "warn").map((l) => l.msg);
+  const expected = `DynamicFile ${path} is writable by group and others (mode 0666): anyone ` +
+    `who can write it can map themselves to any Kubernetes user or group, system:masters ` +
+    `included; run chmod go-w ${path}`;
+  try {
+    await w.start(new AbortController().signal);
+    // The file is still loaded: kubelet mounts files with the modes operators choose.
+    assert.deepEqual(seen, ["v1"]);
+    assert.equal(gauge(), 1);
+    assert.deepEqual(warnings(), [expected]);
+    assert.deepEqual(logger.lines.find((l) => l.level === "warn")?.fields, {
+      path,
+      mode: "0666",
+    });
+
+    // A reload of new content warns again.
+    await Deno.writeTextFile(path, "v2");
+    await waitFor("v2", () => seen.at(-1) === "v2", 2000);
+    assert.deepEqual(warnings(), [expected, expected]);
+    // Another file in the directory changing repeats nothing.
+    await Deno.writeTextFile(`${dir}/other`, "x");
+    await new Promise((r) => setTimeout(r, 150));
+    assert.equal(warnings().length, 2);
+
+    // Fixed with chmod alone (no content change): the gauge follows, and the log says so.
+    await Deno.chmod(path, 0o644);
+    await waitFor("gauge 0", () => gauge() === 0, 2000);
+    assert.ok(logger.lines.some((l) => l.msg === "DynamicFile is no longer writable by others"));
+
+    // Its directory opened up: a finding for the directory.
+    await Deno.chmod(dir, 0o777);
+    await Deno.writeTextFile(path, "v3");
+    await waitFor("v3", () => seen.at(-1) === "v3", 2000);
+    assert.equal(gauge(), 1);
+    assert.match(
+      warnings().at(-1)!,
+      new RegExp(
+        `^DynamicFile ${path} is in ${dir}, which is writable by group and others \\(mode 0777\\)`,
+      ),
+    );
+  } finally {
+    await w.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a safe file: gauge 0, no warning", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.chmod(dir, 0o755);
+  const path = `${dir}/map.json`;
+  await Deno.writeTextFile(path, "v1");
+  await Deno.chmod(path, 0o644);
+  const logger = recordingLogger();
+  const metrics = recordingMetrics();
+  const w = new WatchedFile({
+    path,
+    logger,
+    metrics,
+    safety: { label: "backend-mode file" },
+    onLoad: () => {},
+    onDelete: () => {},
+  });
+  try {
+    await w.start(new AbortController().signal);
+    assert.equal(metrics.gauges[`mappingFileWritableByOthers:${path}`], 0);
+    assert.deepEqual(logger.lines.filter((l) => l.level !== "info"), []);
+  } finally {
+    await w.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -41,7 +41,9 @@ Deno.test("generated key pair has the Go tool's properties and is reused", async
     assert.match(pair.keyPem, /^-----BEGIN RSA PRIVATE KEY-----\n/);
     assert.match(pair.certPem, /^-----BEGIN CERTIFICATE-----\n/);
     assert.equal((await Deno.stat(pair.keyPath)).mode! & 0o777, 0o600);
+    assert.equal((await Deno.stat(pair.certPath)).mode! & 0o777, 0o644);
     assert.equal((await Deno.stat(stateDir)).mode! & 0o777, 0o700);
+    assert.deepEqual(pair.warnings, []);
 
     const cert = new x509.X509Certificate(pair.certPem);
     assert.equal(cert.subject, "CN=aws-iam-authenticator");

@@ -51,6 +51,9 @@ Deno.test("every metric of the Go tool with its type, help and labels", async ()
   metrics.mapper.dynamicFileEnabled(1);
   metrics.mapper.dynamicFileOnly(0);
   metrics.mapper.mappingLoadErrors("EKSConfigMap");
+  metrics.mapper.mappingFileWritableByOthers("/etc/a/dynamic.json", 1);
+  metrics.mapper.mappingFileWritableByOthers("/etc/a/config.yaml", 1);
+  metrics.mapper.mappingFileWritableByOthers("/etc/a/config.yaml", 0);
   const families = parseExposition(await metrics.render());
 
   const expect: [string, string, string][] = [
@@ -126,6 +129,13 @@ Deno.test("every metric of the Go tool with its type, help and labels", async ()
   assert.equal(families.get(NS + "dynamic_file_enabled")!.samples[0]!.value, 1);
   assert.equal(families.get(NS + "dynamic_file_only")!.samples[0]!.value, 0);
   assert.equal(families.get(NS + "ec2_describe_instances_calls_total")!.samples[0]!.value, 1);
+  // New: one gauge per checked mapping file, set on every check.
+  const writable = families.get(NS + "mapping_file_writable_by_others")!;
+  assert.equal(writable.type, "gauge");
+  assert.deepEqual(
+    writable.samples.map((s) => [s.labels.path, s.value]).sort(),
+    [["/etc/a/config.yaml", 0], ["/etc/a/dynamic.json", 1]],
+  );
   // Process collectors, as the Go tool's default registry has them.
   assert.ok(families.has("process_resident_memory_bytes"));
 });

@@ -246,3 +246,60 @@ Deno.test("locks interoperate with flock(2) held by another process (what the Go
     await openCredentialCache(path, KEY, { ...fakeClock("2026-01-01T00:00:00Z"), warn: () => {} });
   });
 });
+
+const FRESH = () =>
+  Promise.resolve({
+    accessKeyId: "ASIAFRESH",
+    secretAccessKey: "s",
+    expiration: new Date("2026-01-01T01:00:00Z"),
+  });
+
+Deno.test("a symbolic link at the cache path is neither read nor written through", async () => {
+  await inTemp(async (dir) => {
+    const path = `${dir}/credentials.yaml`;
+    const clock = fakeClock("2026-01-01T00:00:00Z");
+    await Deno.writeTextFile(`${dir}/victim`, "clusters: {}\n", { mode: 0o600 });
+    await Deno.symlink(`${dir}/victim`, path);
+    await assert.rejects(
+      openCredentialCache(path, KEY, { ...clock, warn: () => {} }),
+      (e: unknown) =>
+        e instanceof CacheError && !e.notPrivate &&
+        e.message.startsWith(`cache file ${path} is a symbolic link, which is neither read nor`),
+    );
+
+    // A link planted between the read and the write (here: after a read of no file) is refused
+    // as well, and so is a dangling one, whose target would otherwise be created.
+    await Deno.remove(path);
+    const warnings: string[] = [];
+    const cache = await openCredentialCache(path, KEY, { ...clock, warn: (m) => warnings.push(m) });
+    for (const target of [`${dir}/victim`, `${dir}/would-be-created`]) {
+      await Deno.symlink(target, path);
+      assert.equal((await cache.retrieve(FRESH)).accessKeyId, "ASIAFRESH");
+      assert.equal(
+        warnings.at(-1),
+        `Unable to write lock file ${path}: it is a symbolic link, which is not followed`,
+      );
+      await Deno.remove(path);
+    }
+    assert.equal(await Deno.readTextFile(`${dir}/victim`), "clusters: {}\n");
+    await assert.rejects(Deno.stat(`${dir}/would-be-created`), Deno.errors.NotFound);
+  });
+});
+
+Deno.test("a cache file created here is 0600 and an existing owner-only one is set back to 0600", async () => {
+  await inTemp(async (dir) => {
+    const path = `${dir}/credentials.yaml`;
+    const clock = fakeClock("2026-01-01T00:00:00Z");
+    await (await openCredentialCache(path, KEY, { ...clock, warn: () => {} })).retrieve(FRESH);
+    assert.equal((await Deno.stat(path)).mode! & 0o7777, 0o600);
+    // Owner-only but not 0600 (not refused on read): written, and left 0600.
+    await Deno.chmod(path, 0o400);
+    const cache = await openCredentialCache(path, { ...KEY, clusterId: "c2" }, {
+      ...clock,
+      warn: () => {},
+    });
+    await cache.retrieve(FRESH);
+    assert.equal((await Deno.stat(path)).mode! & 0o7777, 0o600);
+    assert.match(await Deno.readTextFile(path), /c2:/);
+  });
+});

@@ -119,3 +119,27 @@ Deno.test("enabled by the flag or AWS_IAM_AUTHENTICATOR_TOKEN_CACHE", () => {
   assert.equal(tokenCacheEnabled(false, env("0")), false);
   assert.equal(tokenCacheEnabled(false, env()), false);
 });
+
+Deno.test("a link planted at the token file is replaced, not written through; new dirs are 0700", async () => {
+  await inTemp(async (dir) => {
+    const path = tokenCacheFile(`${dir}/a/b`, KEY);
+    await Deno.mkdir(`${dir}/a/b`, { recursive: true });
+    await Deno.chmod(`${dir}/a/b`, 0o755);
+    await Deno.writeTextFile(`${dir}/victim`, "keep");
+    await Deno.symlink(`${dir}/victim`, path);
+    const exp = new Date("2026-01-01T00:14:00Z");
+    await writeTokenCache(path, KEY, { token: "k8s-aws-v1.abc", expiration: exp });
+    assert.equal(await Deno.readTextFile(`${dir}/victim`), "keep");
+    const info = await Deno.lstat(path);
+    assert.ok(info.isFile && !info.isSymlink);
+    assert.equal(info.mode! & 0o7777, 0o600);
+    // An existing directory keeps the mode its owner gave it; new ones (parents too) are 0700.
+    assert.equal((await Deno.stat(`${dir}/a/b`)).mode! & 0o7777, 0o755);
+    await writeTokenCache(tokenCacheFile(`${dir}/x/y`, KEY), KEY, {
+      token: "k8s-aws-v1.abc",
+      expiration: exp,
+    });
+    assert.equal((await Deno.stat(`${dir}/x`)).mode! & 0o7777, 0o700);
+    assert.equal((await Deno.stat(`${dir}/x/y`)).mode! & 0o7777, 0o700);
+  });
+});
