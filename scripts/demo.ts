@@ -5,7 +5,8 @@
  * (state under `.state/demo/`), mints a token with `main.ts token` using a peer principal's
  * credentials and `AWS_ENDPOINT_URL_STS` pointing at the peer, sends it to the webhook the way
  * kube-apiserver does (a TokenReview POST, trusting only the CA from the generated webhook
- * kubeconfig), prints who it mapped to, then stops everything.
+ * kubeconfig), prints who it mapped to or why it was denied, lets the denied user ask `explain`
+ * why, then stops everything.
  *
  * @module
  */
@@ -58,6 +59,9 @@ server:
     username: demo-admin
     groups:
     - system:masters
+  # Written with the wrong account: the stranger's user lives in 999988887777.
+  - userarn: arn:aws:iam::111122223333:user/stranger
+    username: stranger
   mapRoles:
   - rolearn: arn:aws:iam::111122223333:role/Developers
     username: dev:{{SessionName}}
@@ -65,11 +69,11 @@ server:
     - developers
 `;
 
-/** Runs `main.ts token` as kubectl would, with a peer principal's credentials in env. */
-async function mintToken(
+/** The environment kubectl would give the exec plugin: a peer principal's credentials. */
+function credentialEnv(
   principal: { accessKeyId: string; secretAccessKey: string; sessionToken?: string },
   stsUrl: string,
-): Promise<string> {
+): Record<string, string> {
   const env: Record<string, string> = {
     AWS_ACCESS_KEY_ID: principal.accessKeyId,
     AWS_SECRET_ACCESS_KEY: principal.secretAccessKey,
@@ -79,9 +83,17 @@ async function mintToken(
     AWS_SHARED_CREDENTIALS_FILE: `${STATE}/no-aws-credentials`,
   };
   if (principal.sessionToken) env.AWS_SESSION_TOKEN = principal.sessionToken;
+  return env;
+}
+
+/** Runs `main.ts token` as kubectl would, with a peer principal's credentials in env. */
+async function mintToken(
+  principal: { accessKeyId: string; secretAccessKey: string; sessionToken?: string },
+  stsUrl: string,
+): Promise<string> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", `${ROOT}main.ts`, "token", "-i", CLUSTER_ID],
-    env,
+    env: credentialEnv(principal, stsUrl),
     clearEnv: true,
     stdout: "piped",
     stderr: "piped",
@@ -167,13 +179,14 @@ async function main(): Promise<number> {
       const [label, principal] of [
         ["IAM user demo-admin", ADMIN],
         ["role Developers, session jane@example.com", DEVELOPER],
-        ["unmapped IAM user in another account", STRANGER],
+        ["IAM user stranger (its mapping names the wrong account)", STRANGER],
       ] as const
     ) {
       const token = await mintToken(principal, peer.url);
       const review = await tokenReview(`${STATE}/kubeconfig.yaml`, token);
       const status = review.body.status as {
         authenticated?: boolean;
+        error?: string;
         user?: { username?: string; uid?: string; groups?: string[] };
       };
       print(`${label}`);
@@ -184,9 +197,30 @@ async function main(): Promise<number> {
         print(`    groups: ${(status.user?.groups ?? []).join(", ") || "(none)"}`);
       } else {
         print(`  HTTP ${review.status}: denied`);
+        print(`    status.error: ${status.error}`);
       }
       print();
     }
+
+    // kubectl would only say "Unauthorized"; the stranger asks why, with the same credentials
+    // and flags as the token command, against the server's config.
+    print(
+      "the stranger asks why: aws-iam-authenticator explain -i demo-cluster --config config.yaml",
+    );
+    const explained = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${ROOT}main.ts`, "explain", "-i", CLUSTER_ID, "--config", configPath],
+      env: { ...credentialEnv(STRANGER, peer.url), NO_COLOR: "1" },
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(explained.stdout);
+    // The token URL line is long and says nothing new here.
+    for (const line of text.trimEnd().split("\n")) {
+      if (!line.trimStart().startsWith("URL: ")) print(`  ${line}`);
+    }
+    print(`  (exit ${explained.code}: 0 authenticated, 1 denied, 2 no verdict)`);
+    print();
     return 0;
   } finally {
     server.kill("SIGTERM");

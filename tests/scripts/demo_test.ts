@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 
 // The README's first command: it must keep working and keep printing what the README shows.
-Deno.test("deno task demo: maps the admin user and the developer role, denies the stranger", async () => {
+Deno.test("deno task demo: maps the admin user and the developer role, denies the stranger and explains why", async () => {
   const root = new URL("../..", import.meta.url).pathname;
   const o = await new Deno.Command(Deno.execPath(), {
     args: ["task", "--quiet", "demo"],
@@ -19,6 +19,18 @@ Deno.test("deno task demo: maps the admin user and the developer role, denies th
     out,
     /role Developers, session jane@example\.com\n[\s\S]*?HTTP 200: authenticated as "dev:jane-example\.com"/,
   );
-  assert.match(out, /unmapped IAM user in another account\n[\s\S]*?HTTP 403: denied/);
+  assert.match(
+    out,
+    /IAM user stranger \(its mapping names the wrong account\)\n[\s\S]*?HTTP 403: denied\n +status\.error: map\.not_mapped: identity arn:aws:iam::999988887777:user\/stranger is not mapped/,
+  );
+  // The denied user asks explain why, and is told which entry came closest and why it missed.
+  assert.match(out, /the stranger asks why: aws-iam-authenticator explain/);
+  assert.match(out, /✔ STS: arn:aws:iam::999988887777:user\/stranger/);
+  assert.match(out, /✘ Mapping: map\.not_mapped: /);
+  assert.match(
+    out,
+    /arn:aws:iam::111122223333:user\/stranger: another account \(111122223333; you are in 999988887777\)/,
+  );
+  assert.match(out, /\(exit 1: 0 authenticated, 1 denied, 2 no verdict\)/);
   assert.match(out, /server stopped \(exit 0\)/);
 });
