@@ -83,6 +83,16 @@ export const DEFAULT_BODY_TIMEOUT_MS = 10_000;
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
 const JSON_TYPE = "application/json; charset=UTF-8";
+
+/**
+ * The HTTP status of a denial (port decision 22). kube-apiserver reads a TokenReview only from a
+ * 2xx answer: the Go tool's 403 reaches its log as "Failed to make webhook authenticator request:
+ * unknown", while a 200 with `authenticated` unset and `status.error` reaches it as "Unable to
+ * authenticate the request" with our reason. Either way the request is denied, and because
+ * `status.error` makes kube-apiserver treat the denial as an error, it is not cached (its token
+ * cache keeps failures without an error for the cache TTL, 2 minutes by default).
+ */
+const DENIED = 200;
 const TEXT_TYPE = "text/plain; charset=utf-8";
 
 class BodyTooLarge extends Error {}
@@ -394,7 +404,7 @@ export function createHandler(
       // An error without a reason is not one of the verifier's; it still denies.
       const reason = reasonOf(err) ?? (outcome === "invalid_token" ? "token.url" : "sts.error");
       const body = denyBody(apiVersion, denialText(reason, message));
-      return finish(outcome, json(outcome === "sts_throttling" ? 429 : 403, body), {
+      return finish(outcome, json(outcome === "sts_throttling" ? 429 : DENIED, body), {
         error: message,
         reason,
       });
@@ -417,13 +427,13 @@ export function createHandler(
         ? `identity ${identity.canonicalArn} is not mapped`
         : message;
       const body = denyBody(apiVersion, denialText(reason, detail));
-      return finish("unknown_user", json(403, body), { error: message, reason });
+      return finish("unknown_user", json(DENIED, body), { error: message, reason });
     }
     if (typeof mapped.username !== "string" || mapped.username === "") {
       // A mapping that yields no username cannot name anyone; deny rather than pass "" on.
       const error = "mapping produced an empty username";
       const body = denyBody(apiVersion, denialText("map.empty_username", error));
-      return finish("unknown_user", json(403, body), { error, reason: "map.empty_username" });
+      return finish("unknown_user", json(DENIED, body), { error, reason: "map.empty_username" });
     }
     return finish("success", json(200, successBody(apiVersion, identity, mapped, isScrubbed)), {
       username: mapped.username,

@@ -47,6 +47,20 @@ subjects:
 - { apiGroup: rbac.authorization.k8s.io, kind: Group, name: e2e-admins }
 `;
 
+/** Waits (up to 10 s) until kube-apiserver's log contains `text`, else fails with its tail. */
+async function waitForApiServerLog(kube: KubeApiServer, text: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  let log = "";
+  while (Date.now() < deadline) {
+    log = await Deno.readTextFile(kube.apiServerLogPath);
+    if (log.includes(text)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(
+    `kube-apiserver's log has no ${JSON.stringify(text)}; its tail:\n${log.slice(-2000)}`,
+  );
+}
+
 Deno.test("e2e: kubectl exec plugins against kube-apiserver with the MountedFile backend", async (t) => {
   let sts: StsPeer | undefined = await startE2eStsPeer();
   const stsPort = Number(new URL(sts.url).port);
@@ -123,12 +137,15 @@ Deno.test("e2e: kubectl exec plugins against kube-apiserver with the MountedFile
         const r = await whoami(await kc(execFor(MALLORY, stsUrl)));
         assert.ok(r.error !== undefined, `unmapped identity logged in as ${r.user?.username}`);
         assert.ok(isUnauthorized(r.error), r.error);
+        // kubectl only says Unauthorized; kube-apiserver's log has the reason from status.error.
+        await waitForApiServerLog(kube!, `map.not_mapped: identity ${MALLORY.arn} is not mapped`);
       });
 
       await stepWithLog(t, auth, `${name}: a token for another cluster ID gets 401`, async () => {
         const r = await whoami(await kc(execFor(ALICE, stsUrl, "some-other-cluster")));
         assert.ok(r.error !== undefined, `foreign-cluster token logged in as ${r.user?.username}`);
         assert.ok(isUnauthorized(r.error), r.error);
+        await waitForApiServerLog(kube!, "token.cluster_mismatch: sts getCallerIdentity failed");
       });
 
       await stepWithLog(

@@ -400,8 +400,9 @@ Deno.test("release smoke: token -> server -> STS peer through the shipped artifa
       const res = await cli(["token", "-i", "some-other-cluster", "--token-only"], tokenEnv);
       assert.equal(res.code, 0, res.stderr);
       const { status, body } = await review(res.stdout.trim());
-      assert.equal(status, 403);
+      assert.equal(status, 200);
       assert.notEqual(body.status?.authenticated, true);
+      assert.match(body.status?.error ?? "", /^token\.cluster_mismatch: /);
     });
 
     await t.step("SIGTERM stops the server cleanly", async () => {

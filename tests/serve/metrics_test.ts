@@ -1,3 +1,4 @@
+import { SERVER_REASON_IDS } from "../../src/reasons/mod.ts";
 import assert from "node:assert/strict";
 import { createServerMetrics, REVIEW_OUTCOMES } from "../../src/serve/metrics.ts";
 
@@ -136,6 +137,19 @@ Deno.test("every metric of the Go tool with its type, help and labels", async ()
     writable.samples.map((s) => [s.labels.path, s.value]).sort(),
     [["/etc/a/config.yaml", 0], ["/etc/a/dynamic.json", 1]],
   );
+  // New: denials by reason, every reason the server can report from 0.
+  const denials = families.get(NS + "denials_total")!;
+  assert.equal(denials.type, "counter");
+  assert.deepEqual(
+    denials.samples.map((s) => s.labels.reason).sort(),
+    [...SERVER_REASON_IDS].sort(),
+  );
+  assert.ok(denials.samples.every((s) => s.value === 0));
+  metrics.observeReview("unknown_user", 0.001, "map.not_mapped");
+  metrics.observeReview("unknown_user", 0.001, "map.not_mapped");
+  const after = parseExposition(await metrics.render()).get(NS + "denials_total")!.samples;
+  assert.equal(after.find((s) => s.labels.reason === "map.not_mapped")?.value, 2);
+  assert.equal(after.find((s) => s.labels.reason === "token.expired")?.value, 0);
   // Process collectors, as the Go tool's default registry has them.
   assert.ok(families.has("process_resident_memory_bytes"));
 });

@@ -582,6 +582,32 @@ function BASE_URL_TOKEN(): string {
   return tokenOf(BASE_URL);
 }
 
+/**
+ * The reason ID (docs/why-denied.md) each failed check must carry, from the words of its message:
+ * an independent statement of which check is which, so a check that reports the wrong reason
+ * fails here.
+ */
+function expectedReason(message: string): string {
+  const rules: [RegExp, string][] = [
+    [/too large/, "token.too_large"],
+    [/prefix/, "token.prefix"],
+    [/illegal base64|not printable/, "token.encoding"],
+    [/hostname|region|partition|global endpoint/, "token.sts_host"],
+    [
+      /scheme|user information|unexpected path|fragment|could not parse|canonical form/,
+      "token.url",
+    ],
+    [/action parameter|version parameter/, "token.action"],
+    [/x-k8s-aws-id/, "token.cluster_unsigned"],
+    [/is expired/, "token.expired"],
+    [/in the future/, "token.future"],
+    [/query parameter|X-Amz-/, "token.query"],
+  ];
+  const hit = rules.find(([re]) => re.test(message));
+  assert.ok(hit, `no reason rule for ${message}`);
+  return hit[1];
+}
+
 for (const row of rows) {
   Deno.test(`rejects before any network call: ${row.name}`, async () => {
     const { v, spy } = verifier(row.partition);
@@ -589,6 +615,7 @@ for (const row of rows) {
       assert.ok(e instanceof FormatError, `expected FormatError, got ${e}`);
       if (typeof row.msg === "string") assert.equal(e.message, row.msg);
       else assert.match(e.message, row.msg);
+      assert.equal(e.reason, expectedReason(e.message.slice(P.length)), e.message);
       return true;
     });
     await assert.rejects(v.verify(row.token), FormatError);
@@ -665,7 +692,10 @@ Deno.test("Go-compatible leniencies that are still safe: empty segments, 0 and 9
 Deno.test("expiry edges: exactly 15 minutes valid, +1 s expired; 5 minutes ahead valid, +1 s refused", () => {
   const at = (ms: number) => verifier("aws", new Date(SIGNED_AT.getTime() + ms)).v;
   assert.ok(at(15 * 60_000).checkToken(BASE_URL_TOKEN()));
-  assert.throws(() => at(15 * 60_000 + 1000).checkToken(BASE_URL_TOKEN()), /is expired/);
+  assert.throws(
+    () => at(15 * 60_000 + 1000).checkToken(BASE_URL_TOKEN()),
+    (e: FormatError) => e.reason === "token.expired" && /is expired/.test(e.message),
+  );
   assert.throws(() => at(15 * 60_000 + 1).checkToken(BASE_URL_TOKEN()), /is expired/);
   assert.ok(at(-5 * 60_000).checkToken(BASE_URL_TOKEN()));
   assert.throws(() => at(-5 * 60_000 - 1000).checkToken(BASE_URL_TOKEN()), /in the future/);
