@@ -4,7 +4,7 @@
  *
  * It checks that the programs the suite runs are installed, and when one is missing it names
  * each with what to install and exits 1 before anything runs. Then it makes sure the binaries
- * built from source by `scripts/kube/build.sh` (etcd, kube-apiserver) are in the cache
+ * built from source by `scripts/kube/build.sh` (etcd, kube-apiserver, actionlint) are in the cache
  * (`$AIA_E2E_CACHE/bin`, default `~/.cache/aws-iam-authenticator-e2e/bin`) for the versions that
  * script pins; when one is not, it runs that script, whose progress (each step, the time since
  * it started, where the binaries go) goes straight to the terminal. Go (>= 1.23) is only needed
@@ -85,6 +85,7 @@ export const GO_FALLBACKS: readonly string[] = ["/usr/local/go/bin/go"];
 const BUILT = [
   { name: "etcd", variable: "ETCD_VERSION" },
   { name: "kube-apiserver", variable: "KUBE_VERSION" },
+  { name: "actionlint", variable: "ACTIONLINT_VERSION" },
 ] as const;
 
 /** What the set-up reads from, and writes to; tests replace these. */

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Builds, from source through the Go module proxy, the real kube-apiserver and etcd that the test
-# suites run (tests that start a Kubernetes API, and tests/e2e/). `deno task test` and
-# `deno task e2e` run it through scripts/test_setup.ts when a binary is missing; it can also be
-# run by hand.
+# Builds, from source through the Go module proxy, the programs the test suites run: the real
+# kube-apiserver and etcd (tests that start a Kubernetes API, and tests/e2e/) and actionlint (the
+# GitHub Actions workflow check in tests/scripts/). `deno task test` and `deno task e2e` run it
+# through scripts/test_setup.ts when a binary is missing; it can also be run by hand.
 #
 # Binaries land in ${AIA_E2E_CACHE:-~/.cache/aws-iam-authenticator-e2e}/bin and are rebuilt only
 # when missing or built for another version (a .version stamp beside each), so running this twice
@@ -21,12 +21,15 @@
 #   KUBE_VERSION   Kubernetes tag to build (default below; kubectl on the machine is 1.32).
 #   ETCD_VERSION   etcd tag to build (default: the newest 3.5 whose go.mod asks for no newer Go
 #                  than Kubernetes 1.32 does, so Go >= 1.23 builds both).
+#   ACTIONLINT_VERSION  github.com/rhysd/actionlint tag (default: the newest that Go 1.23 builds;
+#                  later releases ask for Go 1.24+).
 #   BUILD_JOBS     parallel package builds (default 2: CI machines and dev boxes are shared).
 #   GO             go binary (default: go on PATH, else /usr/local/go/bin/go).
 set -euo pipefail
 
 KUBE_VERSION="${KUBE_VERSION:-v1.32.13}"
 ETCD_VERSION="${ETCD_VERSION:-v3.5.21}"
+ACTIONLINT_VERSION="${ACTIONLINT_VERSION:-v1.7.7}"
 BUILD_JOBS="${BUILD_JOBS:-2}"
 CACHE_DIR="${AIA_E2E_CACHE:-$HOME/.cache/aws-iam-authenticator-e2e}"
 BIN_DIR="$CACHE_DIR/bin"
@@ -177,9 +180,40 @@ build_etcd() {
   log "etcd: built in $(($(date +%s) - t0))s -> $BIN_DIR/etcd"
 }
 
+build_actionlint() {
+  if stamp_ok actionlint "$ACTIONLINT_VERSION"; then
+    log "actionlint $ACTIONLINT_VERSION already built: $BIN_DIR/actionlint"
+    return
+  fi
+  local t0 dir
+  t0=$(date +%s)
+  dir="$BUILD_DIR/actionlint-$ACTIONLINT_VERSION"
+  mkdir -p "$dir"
+  cd "$dir"
+  {
+    echo "module aia-e2e/actionlint-build"
+    echo
+    echo "go 1.23"
+    echo
+    echo "require github.com/rhysd/actionlint $ACTIONLINT_VERSION"
+  } >go.mod
+  printf '//go:build tools\n\npackage main\n\nimport _ "github.com/rhysd/actionlint/cmd/actionlint"\n' >tools.go
+  log "actionlint: resolving github.com/rhysd/actionlint@$ACTIONLINT_VERSION"
+  "$GO" get "github.com/rhysd/actionlint@$ACTIONLINT_VERSION" 2>&1 | tail -n 5
+  log "actionlint: compiling"
+  compile actionlint "$BIN_DIR/actionlint.tmp" \
+    -ldflags "$LDFLAGS_BASE -X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION" \
+    github.com/rhysd/actionlint/cmd/actionlint
+  mv "$BIN_DIR/actionlint.tmp" "$BIN_DIR/actionlint"
+  echo "$ACTIONLINT_VERSION" >"$BIN_DIR/actionlint.version"
+  log "actionlint: built in $(($(date +%s) - t0))s -> $BIN_DIR/actionlint"
+}
+
 build_etcd
 build_kube_apiserver
+build_actionlint
 
 "$BIN_DIR/etcd" --version | sed -n 1p | sed 's/^/[kube-build] /'
 "$BIN_DIR/kube-apiserver" --version | sed 's/^/[kube-build] /'
+"$BIN_DIR/actionlint" -version | sed -n 1p | sed 's/^/[kube-build] actionlint /'
 log "done in $(($(date +%s) - start_all))s; binaries in $BIN_DIR"

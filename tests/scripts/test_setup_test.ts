@@ -79,6 +79,7 @@ const neverBuild = () => Promise.reject(new Error("must not build"));
 Deno.test("pinnedVersions reads build.sh's defaults; the environment overrides them", () => {
   assert.match(VERSIONS["kube-apiserver"]!, /^v1\.\d+\.\d+$/);
   assert.match(VERSIONS["etcd"]!, /^v3\.\d+\.\d+$/);
+  assert.match(VERSIONS["actionlint"]!, /^v1\.\d+\.\d+$/);
   const env: Record<string, string> = { KUBE_VERSION: "v1.33.0" };
   assert.equal(pinnedVersions(BUILD_SH, (n) => env[n])["kube-apiserver"], "v1.33.0");
   assert.throws(
@@ -107,7 +108,7 @@ Deno.test("nothing installed: every missing program is named with what to instal
       /^ {2}- go \(not on PATH\): install Go 1\.23 or later: https:\/\/go\.dev/m,
     );
     assert.ok(
-      rec.err.includes(`to build etcd and kube-apiserver into ${dir}/cache/bin`),
+      rec.err.includes(`to build etcd, kube-apiserver and actionlint into ${dir}/cache/bin`),
     );
     // Exactly one line per problem: six programs and Go.
     assert.equal(rec.err.split("\n").filter((l) => l.startsWith("  - ")).length, 7);
@@ -198,8 +199,8 @@ Deno.test("everything in the cache: one line, no build, no Go needed", async () 
     assert.match(
       rec.out,
       new RegExp(
-        `^test setup: prerequisites found; etcd v[\\d.]+ and kube-apiserver v[\\d.]+ ` +
-          `cached in ${cache}/bin \\(\\d+ ms\\)\\n$`,
+        `^test setup: prerequisites found; etcd v[\\d.]+, kube-apiserver v[\\d.]+ and ` +
+          `actionlint v[\\d.]+ cached in ${cache}/bin \\(\\d+ ms\\)\\n$`,
       ),
     );
   });
