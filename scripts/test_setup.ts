@@ -297,7 +297,7 @@ export async function setup(suite: Suite, deps: SetupDeps): Promise<number> {
 
   deps.out(
     `test setup: building ${described(stale)} from source through the Go module proxy ` +
-      `(scripts/kube/build.sh) into ${binDir}. The first build takes about 5 minutes on 2 ` +
+      `(scripts/kube/build.sh) into ${binDir}. The first build takes 5 to 8 minutes on 2 ` +
       `cores; later runs reuse it.\n`,
   );
   const code = await deps.build((go as { path: string }).path);

@@ -145,7 +145,7 @@ build_kube_apiserver() {
     ldflags+=" -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
     ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
   done
-  log "kube-apiserver: compiling (the long part: about 4 minutes on 2 cores; -p $BUILD_JOBS)"
+  log "kube-apiserver: compiling (the long part: 4 to 6 minutes on 2 cores; -p $BUILD_JOBS)"
   compile kube-apiserver "$BIN_DIR/kube-apiserver.tmp" -ldflags "$ldflags" \
     k8s.io/kubernetes/cmd/kube-apiserver
   mv "$BIN_DIR/kube-apiserver.tmp" "$BIN_DIR/kube-apiserver"

@@ -66,7 +66,7 @@ export class KubeBinariesMissingError extends Error {
         `${missing.length === 1 ? "does" : "do"} not exist. ` +
         `\`deno task test\` and \`deno task e2e\` build them before the tests run; for a single ` +
         `test file run \`deno run -A scripts/test_setup.ts test\` (or \`bash scripts/kube/build.sh\`) ` +
-        `once (about 5 minutes on 2 cores; the binaries are cached under $AIA_E2E_CACHE/bin, ` +
+        `once (5 to 8 minutes on 2 cores; the binaries are cached under $AIA_E2E_CACHE/bin, ` +
         `default ~/.cache/aws-iam-authenticator-e2e/bin).`,
     );
     this.name = "KubeBinariesMissingError";
