@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Builds the real kube-apiserver and etcd used by the e2e suite (tests/e2e/).
+# Builds, from source through the Go module proxy, the programs the test suites run: the real
+# kube-apiserver and etcd (tests that start a Kubernetes API, and tests/e2e/) and actionlint (the
+# GitHub Actions workflow check in tests/scripts/). `deno task test` and `deno task e2e` run it
+# through scripts/test_setup.ts when a binary is missing; it can also be run by hand.
 #
 # Binaries land in ${AIA_E2E_CACHE:-~/.cache/aws-iam-authenticator-e2e}/bin and are rebuilt only
-# when missing, so running this twice is cheap. Nothing is written inside the repository.
+# when missing or built for another version (a .version stamp beside each), so running this twice
+# is cheap. Nothing is written inside the repository. Two builds into the same cache take turns
+# (flock on build.lock there): the second waits, then finds the binaries built.
 #
 # kube-apiserver: built from the k8s.io/kubernetes module fetched through the Go module proxy.
 #   That module's go.mod points every k8s.io/* staging module at ./staging/..., which does not
@@ -16,12 +21,15 @@
 #   KUBE_VERSION   Kubernetes tag to build (default below; kubectl on the machine is 1.32).
 #   ETCD_VERSION   etcd tag to build (default: the newest 3.5 whose go.mod asks for no newer Go
 #                  than Kubernetes 1.32 does, so Go >= 1.23 builds both).
+#   ACTIONLINT_VERSION  github.com/rhysd/actionlint tag (default: the newest that Go 1.23 builds;
+#                  later releases ask for Go 1.24+).
 #   BUILD_JOBS     parallel package builds (default 2: CI machines and dev boxes are shared).
 #   GO             go binary (default: go on PATH, else /usr/local/go/bin/go).
 set -euo pipefail
 
 KUBE_VERSION="${KUBE_VERSION:-v1.32.13}"
 ETCD_VERSION="${ETCD_VERSION:-v3.5.21}"
+ACTIONLINT_VERSION="${ACTIONLINT_VERSION:-v1.7.7}"
 BUILD_JOBS="${BUILD_JOBS:-2}"
 CACHE_DIR="${AIA_E2E_CACHE:-$HOME/.cache/aws-iam-authenticator-e2e}"
 BIN_DIR="$CACHE_DIR/bin"
@@ -47,14 +55,48 @@ export CGO_ENABLED=0
 export GOTOOLCHAIN=local
 LDFLAGS_BASE="-s -w"
 
-log() { printf '[kube-build %s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
+start_all=$(date +%s)
+# Each line carries the wall time and the time since the build started.
+log() { printf '[kube-build %s +%ss] %s\n' "$(date -u +%H:%M:%S)" "$(($(date +%s) - start_all))" "$*"; }
 
 mkdir -p "$BIN_DIR" "$BUILD_DIR"
-start_all=$(date +%s)
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$CACHE_DIR/build.lock"
+  if ! flock -n 9; then
+    log "another build into $CACHE_DIR is running; waiting for it to finish"
+    flock 9
+  fi
+fi
 log "Go: $("$GO" version); cache: $CACHE_DIR; jobs: $BUILD_JOBS"
 
 # Version stamp file: a binary built for another version is rebuilt.
 stamp_ok() { [[ -x "$BIN_DIR/$1" && -f "$BIN_DIR/$1.version" && "$(cat "$BIN_DIR/$1.version")" == "$2" ]]; }
+
+# go build with a heartbeat once a minute, which keeps CI logs alive and shows the build is still
+# going. Usage: compile NAME OUTPUT go-build-args...
+compile() {
+  local name=$1 out=$2 t0 hb
+  shift 2
+  t0=$(date +%s)
+  # The sleep gets no stdout (a pipe reader such as `| tee` would otherwise wait for it) and is
+  # stopped with its loop.
+  (
+    s=
+    trap 'kill $s 2>/dev/null; exit 0' TERM
+    while :; do
+      sleep 60 >/dev/null 2>&1 &
+      s=$!
+      wait "$s"
+      log "$name: still compiling ($(($(date +%s) - t0))s)"
+    done
+  ) &
+  hb=$!
+  # shellcheck disable=SC2064
+  trap "kill $hb 2>/dev/null || true" EXIT
+  nice -n 5 "$GO" build -p "$BUILD_JOBS" -o "$out" "$@"
+  kill "$hb" 2>/dev/null || true
+  trap - EXIT
+}
 
 build_kube_apiserver() {
   if stamp_ok kube-apiserver "$KUBE_VERSION"; then
@@ -103,16 +145,9 @@ build_kube_apiserver() {
     ldflags+=" -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
     ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
   done
-  log "kube-apiserver: compiling (this is the long part; -p $BUILD_JOBS)"
-  # A heartbeat keeps CI logs alive and shows the build is still going.
-  (while sleep 60; do log "kube-apiserver: still compiling ($(($(date +%s) - t0))s)"; done) &
-  local hb=$!
-  # shellcheck disable=SC2064
-  trap "kill $hb 2>/dev/null || true" EXIT
-  nice -n 5 "$GO" build -p "$BUILD_JOBS" -ldflags "$ldflags" -o "$BIN_DIR/kube-apiserver.tmp" \
+  log "kube-apiserver: compiling (the long part: 4 to 6 minutes on 2 cores; -p $BUILD_JOBS)"
+  compile kube-apiserver "$BIN_DIR/kube-apiserver.tmp" -ldflags "$ldflags" \
     k8s.io/kubernetes/cmd/kube-apiserver
-  kill "$hb" 2>/dev/null || true
-  trap - EXIT
   mv "$BIN_DIR/kube-apiserver.tmp" "$BIN_DIR/kube-apiserver"
   echo "$KUBE_VERSION" >"$BIN_DIR/kube-apiserver.version"
   log "kube-apiserver: built in $(($(date +%s) - t0))s -> $BIN_DIR/kube-apiserver"
@@ -139,16 +174,46 @@ build_etcd() {
   log "etcd: resolving go.etcd.io/etcd/server/v3@$ETCD_VERSION"
   "$GO" get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" 2>&1 | tail -n 5
   log "etcd: compiling"
-  nice -n 5 "$GO" build -p "$BUILD_JOBS" -ldflags "$LDFLAGS_BASE" -o "$BIN_DIR/etcd.tmp" \
-    go.etcd.io/etcd/server/v3
+  compile etcd "$BIN_DIR/etcd.tmp" -ldflags "$LDFLAGS_BASE" go.etcd.io/etcd/server/v3
   mv "$BIN_DIR/etcd.tmp" "$BIN_DIR/etcd"
   echo "$ETCD_VERSION" >"$BIN_DIR/etcd.version"
   log "etcd: built in $(($(date +%s) - t0))s -> $BIN_DIR/etcd"
 }
 
+build_actionlint() {
+  if stamp_ok actionlint "$ACTIONLINT_VERSION"; then
+    log "actionlint $ACTIONLINT_VERSION already built: $BIN_DIR/actionlint"
+    return
+  fi
+  local t0 dir
+  t0=$(date +%s)
+  dir="$BUILD_DIR/actionlint-$ACTIONLINT_VERSION"
+  mkdir -p "$dir"
+  cd "$dir"
+  {
+    echo "module aia-e2e/actionlint-build"
+    echo
+    echo "go 1.23"
+    echo
+    echo "require github.com/rhysd/actionlint $ACTIONLINT_VERSION"
+  } >go.mod
+  printf '//go:build tools\n\npackage main\n\nimport _ "github.com/rhysd/actionlint/cmd/actionlint"\n' >tools.go
+  log "actionlint: resolving github.com/rhysd/actionlint@$ACTIONLINT_VERSION"
+  "$GO" get "github.com/rhysd/actionlint@$ACTIONLINT_VERSION" 2>&1 | tail -n 5
+  log "actionlint: compiling"
+  compile actionlint "$BIN_DIR/actionlint.tmp" \
+    -ldflags "$LDFLAGS_BASE -X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION" \
+    github.com/rhysd/actionlint/cmd/actionlint
+  mv "$BIN_DIR/actionlint.tmp" "$BIN_DIR/actionlint"
+  echo "$ACTIONLINT_VERSION" >"$BIN_DIR/actionlint.version"
+  log "actionlint: built in $(($(date +%s) - t0))s -> $BIN_DIR/actionlint"
+}
+
 build_etcd
 build_kube_apiserver
+build_actionlint
 
 "$BIN_DIR/etcd" --version | sed -n 1p | sed 's/^/[kube-build] /'
 "$BIN_DIR/kube-apiserver" --version | sed 's/^/[kube-build] /'
+"$BIN_DIR/actionlint" -version | sed -n 1p | sed 's/^/[kube-build] actionlint /'
 log "done in $(($(date +%s) - start_all))s; binaries in $BIN_DIR"

@@ -1,7 +1,8 @@
 /**
  * A real etcd + kube-apiserver on loopback for end-to-end tests.
  *
- * The binaries come from `scripts/kube/build.sh` (cached under
+ * The binaries come from `scripts/kube/build.sh`, which `deno task test` and `deno task e2e` run
+ * through `scripts/test_setup.ts` when they are missing (cached under
  * `~/.cache/aws-iam-authenticator-e2e/bin`, or `$AIA_E2E_CACHE/bin`). Every call to
  * {@link startKubeApiServer} gets its own temporary directory, certificates, free ports and etcd
  * data, so test files can run side by side.
@@ -63,8 +64,10 @@ export class KubeBinariesMissingError extends Error {
     super(
       `The e2e suite needs a real etcd and kube-apiserver, but ${missing.join(" and ")} ` +
         `${missing.length === 1 ? "does" : "do"} not exist. ` +
-        `Run \`bash scripts/kube/build.sh\` once (about 5 minutes on 2 cores; it caches the ` +
-        `binaries under $AIA_E2E_CACHE/bin, default ~/.cache/aws-iam-authenticator-e2e/bin).`,
+        `\`deno task test\` and \`deno task e2e\` build them before the tests run; for a single ` +
+        `test file run \`deno run -A scripts/test_setup.ts test\` (or \`bash scripts/kube/build.sh\`) ` +
+        `once (5 to 8 minutes on 2 cores; the binaries are cached under $AIA_E2E_CACHE/bin, ` +
+        `default ~/.cache/aws-iam-authenticator-e2e/bin).`,
     );
     this.name = "KubeBinariesMissingError";
   }

@@ -11,7 +11,8 @@
  * Supported: query-presigned GET `GetCallerIdentity` (what tokens are), header-signed
  * `GetCallerIdentity` and `AssumeRole` (form POST, as botocore and the JS SDK send them).
  * Answers JSON when the request says `Accept: application/json`, XML otherwise, with STS error
- * codes and statuses.
+ * codes and statuses. Plain HTTP/1.1 by default; with the `tls` option HTTPS, HTTP/2 or HTTP/1.1
+ * as the client's ALPN asks (over HTTP/2 the signed `host` is the `:authority`).
  *
  * Library use: `const peer = await startStsPeer({ principals: [...] })`.
  * CLI use: `deno run -A tests/peers/sts_peer.ts --port 0 --principals file.json` prints the URL
@@ -66,6 +67,11 @@ export interface StsPeerOptions {
   latencyMs?: number;
   /** Listen address; default `127.0.0.1`. */
   hostname?: string;
+  /**
+   * Serve HTTPS with this PEM certificate chain and key (HTTP/2 and HTTP/1.1, chosen by ALPN);
+   * unset: plain HTTP/1.1.
+   */
+  tls?: { cert: string; key: string };
   /** Listen port; default 0 (ephemeral). */
   port?: number;
   /** Clock used for signature validity and temporary-credential expiry. */
@@ -103,7 +109,7 @@ export interface RecordedRequest {
 
 /** A running peer. */
 export interface StsPeer {
-  /** `http://127.0.0.1:PORT`, usable as `AWS_ENDPOINT_URL_STS`. */
+  /** `http://127.0.0.1:PORT` (`https://` with `tls`), usable as `AWS_ENDPOINT_URL_STS`. */
   url: string;
   /** Registers another caller. */
   addPrincipal(p: PeerPrincipal): void;
@@ -316,6 +322,9 @@ function lowerHeaders(req: Request): Record<string, string> {
   req.headers.forEach((v, k) => {
     out[k.toLowerCase()] = v;
   });
+  // HTTP/2 carries the host as the `:authority` pseudo-header, which Deno.serve puts into the
+  // URL but not into the headers; SigV4 signs it as `host` either way, and so does AWS.
+  if (out["host"] === undefined) out["host"] = new URL(req.url).host;
   return out;
 }
 
@@ -823,11 +832,12 @@ export function startStsPeer(o: StsPeerOptions = {}): Promise<StsPeer> {
         hostname: o.hostname ?? "127.0.0.1",
         port: o.port ?? 0,
         onListen: () => {},
+        ...o.tls,
       }, handle);
       const addr = server.addr;
       const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
       resolve({
-        url: `http://${host}:${addr.port}`,
+        url: `${o.tls ? "https" : "http"}://${host}:${addr.port}`,
         addPrincipal: (p) => void principals.set(p.accessKeyId, p),
         addRole: (r) => void roles.set(r.arn, r),
         setFaults: (f) => {
