@@ -31,6 +31,7 @@ interface LogLine {
 function setup(overrides: Partial<HandlerDeps> = {}, mapped?: MappedIdentity) {
   const logs: LogLine[] = [];
   const outcomes: ReviewOutcome[] = [];
+  const reasons: (string | undefined)[] = [];
   const rec = (level: string) => (msg: string, props: Record<string, unknown> = {}) =>
     logs.push({ level, msg, props });
   const deps: HandlerDeps = {
@@ -48,10 +49,13 @@ function setup(overrides: Partial<HandlerDeps> = {}, mapped?: MappedIdentity) {
     },
     map: () => mapped ?? { username: "admin:alice", groups: ["system:masters"] },
     logger: { debug: rec("debug"), info: rec("info"), warn: rec("warn"), error: rec("error") },
-    observeReview: (outcome) => outcomes.push(outcome),
+    observeReview: (outcome, _seconds, reason) => {
+      outcomes.push(outcome);
+      reasons.push(reason);
+    },
     ...overrides,
   };
-  return { handler: createHandler(deps), logs, outcomes };
+  return { handler: createHandler(deps), logs, outcomes, reasons };
 }
 
 function review(token: string, apiVersion = "authentication.k8s.io/v1"): string {
@@ -246,7 +250,7 @@ Deno.test("malformed requests: 400 for empty, non-JSON, wrong kind/apiVersion, e
   ];
   for (const [body, expected] of bodies) {
     let verified = 0;
-    const { handler, outcomes } = setup({
+    const { handler, outcomes, reasons } = setup({
       verify: () => {
         verified++;
         return Promise.resolve({ identity: IDENTITY });
@@ -257,13 +261,14 @@ Deno.test("malformed requests: 400 for empty, non-JSON, wrong kind/apiVersion, e
     assert.equal(res.headers.get("content-type"), "text/plain; charset=utf-8");
     assert.equal(await res.text(), expected);
     assert.deepEqual(outcomes, ["malformed_request"]);
+    assert.deepEqual(reasons, ["request.body"]);
     assert.equal(verified, 0);
   }
 });
 
 Deno.test("non-POST gets 405 expected POST", async () => {
   for (const method of ["GET", "PUT", "DELETE", "PATCH"]) {
-    const { handler, outcomes, logs } = setup();
+    const { handler, outcomes, logs, reasons } = setup();
     const res = await handler(
       new Request("https://x/authenticate", {
         method,
@@ -273,12 +278,14 @@ Deno.test("non-POST gets 405 expected POST", async () => {
     assert.equal(res.status, 405);
     assert.equal(await res.text(), "expected POST\n");
     assert.deepEqual(outcomes, ["malformed_request"]);
+    assert.deepEqual(reasons, ["request.method"]);
     assert.equal(logs.at(-1)?.props.error, "unexpected request method");
+    assert.equal(logs.at(-1)?.props.reason, "request.method");
   }
 });
 
 Deno.test("over 1 MiB: 413 by content-length and by streaming without a length", async () => {
-  const { handler, outcomes } = setup();
+  const { handler, outcomes, reasons } = setup();
   const big = "x".repeat(1024 * 1024 + 1);
   const res = await handler(post(big));
   assert.equal(res.status, 413);
@@ -298,6 +305,7 @@ Deno.test("over 1 MiB: 413 by content-length and by streaming without a length",
   assert.equal(await res2.text(), "expected a request body of at most 1048576 bytes\n");
   assert.ok(pulled < 40, `read ${pulled} chunks before giving up`);
   assert.deepEqual(outcomes, ["malformed_request", "malformed_request"]);
+  assert.deepEqual(reasons, ["request.too_large", "request.too_large"]);
 
   // Exactly the limit is accepted (and then fails as not JSON, not as too large).
   const { handler: small } = setup({ maxBodyBytes: 10 });
@@ -307,7 +315,7 @@ Deno.test("over 1 MiB: 413 by content-length and by streaming without a length",
 });
 
 Deno.test("slow body: 408 after the body timeout", async () => {
-  const { handler, outcomes } = setup({ bodyTimeoutMs: 50 });
+  const { handler, outcomes, reasons } = setup({ bodyTimeoutMs: 50 });
   let cancelled = false;
   const stream = new ReadableStream<Uint8Array>({
     start(controller) {
@@ -322,10 +330,11 @@ Deno.test("slow body: 408 after the body timeout", async () => {
   await res.body?.cancel();
   assert.ok(cancelled);
   assert.deepEqual(outcomes, ["malformed_request"]);
+  assert.deepEqual(reasons, ["request.timeout"]);
 });
 
 Deno.test("slow body with a declared length: 408 after the body timeout", async () => {
-  const { handler, outcomes } = setup({ bodyTimeoutMs: 50 });
+  const { handler, outcomes, reasons } = setup({ bodyTimeoutMs: 50 });
   const stream = new ReadableStream<Uint8Array>({
     start(controller) {
       controller.enqueue(new TextEncoder().encode('{"apiVersion":'));
@@ -335,6 +344,7 @@ Deno.test("slow body with a declared length: 408 after the body timeout", async 
   assert.equal(res.status, 408);
   await res.body?.cancel();
   assert.deepEqual(outcomes, ["malformed_request"]);
+  assert.deepEqual(reasons, ["request.timeout"]);
 });
 
 Deno.test("healthz, metrics and 404", async () => {
