@@ -79,7 +79,10 @@ Deno.test("parseAwsAuth: the Go fixtures' quirks", async (t) => {
     assert.deepEqual(p.roles?.map((r) => r.value.username), ["admin", "c"]);
     assert.deepEqual(p.problems, [{
       location: "ConfigMap kube-system/aws-auth key mapRoles line 5",
+      line: 5,
+      column: 1,
       message: "[1].rolearn: expected a string, got number",
+      rule: "entry.type",
     }]);
   });
 });
