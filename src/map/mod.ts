@@ -60,4 +60,5 @@ export {
 export { createDescribeInstances, Ec2PrivateDnsProvider } from "./ec2.ts";
 export { KubeApiError, KubeClient, loadKubeConfig } from "./kube.ts";
 export { INSTANCE_ID_SESSION, renderTemplate } from "./template.ts";
+export { ssoPrefix, ssoSuffixMatches } from "./sso.ts";
 export { arnKey, type Located, MappingStore, type Problem, type StoreEntry } from "./store.ts";
