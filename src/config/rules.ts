@@ -300,7 +300,10 @@ export function closestKey(word: string, candidates: readonly string[]): string 
       bestDistance = d;
     }
   }
-  return best;
+  if (best !== undefined || w.length < 3) return best;
+  return candidates
+    .filter((c) => c.toLowerCase().startsWith(w) || w.startsWith(c.toLowerCase()))
+    .sort((a, b) => a.length - b.length)[0];
 }
 
 /** Levenshtein distance, giving up (returning `limit`) once it cannot be below `limit`. */
