@@ -80,9 +80,21 @@ Deno.test("--list prints the effective table; --group filters it", async () => {
   const all = await run(["--list", "clean.yaml", "server.yaml"]);
   assert.equal(all.code, 0, all.err);
   assert.match(all.out, /^BACKEND +KIND +PATTERN +USERNAME +GROUPS +DEFINED AT$/m);
-  assert.match(all.out, /^MountedFile +role +arn:aws:iam::111122223333:role\/Dev +dev-from-config/m);
-  assert.match(all.out, /^EKSConfigMap +role +arn:aws:iam::111122223333:role\/NodeInstanceRole +system:node/m);
-  const masters = await run(["--list", "--group", "system:masters", "aws-auth.yaml", "server.yaml"]);
+  assert.match(
+    all.out,
+    /^MountedFile +role +arn:aws:iam::111122223333:role\/Dev +dev-from-config/m,
+  );
+  assert.match(
+    all.out,
+    /^EKSConfigMap +role +arn:aws:iam::111122223333:role\/NodeInstanceRole +system:node/m,
+  );
+  const masters = await run([
+    "--list",
+    "--group",
+    "system:masters",
+    "aws-auth.yaml",
+    "server.yaml",
+  ]);
   const rows = masters.out.trim().split("\n").slice(1, -1);
   // The Dev role under mapUsers is hidden by MountedFile's entry, which grants no masters.
   assert.deepEqual(rows.map((r) => r.split(/ +/)[2]), [
@@ -94,7 +106,10 @@ Deno.test("--list prints the effective table; --group filters it", async () => {
 Deno.test("exit 2: unreadable input, bad flags, nothing to validate", async () => {
   const missing = await run(["nope.yaml"]);
   assert.equal(missing.code, 2);
-  assert.match(missing.out, /^nope\.yaml:1:1: error input\.unreadable: cannot read nope\.yaml: no such file/m);
+  assert.match(
+    missing.out,
+    /^nope\.yaml:1:1: error input\.unreadable: cannot read nope\.yaml: no such file/m,
+  );
   assert.equal((await run(["--nope", "clean.yaml"])).code, 2);
   assert.equal((await run(["-o", "xml", "clean.yaml"])).code, 2);
   const none = await run([]);

@@ -204,7 +204,16 @@ async function writeCerts(dir: string): Promise<void> {
 async function userCert(dir: string, file: string, cn: string, orgs: string[]): Promise<void> {
   const subj = [...orgs.map((o) => `/O=${o}`), `/CN=${cn}`].join("");
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  await run("openssl", ["req", ...ec, "-keyout", `${file}.key`, "-out", `${file}.csr`, "-subj", subj], dir);
+  await run("openssl", [
+    "req",
+    ...ec,
+    "-keyout",
+    `${file}.key`,
+    "-out",
+    `${file}.csr`,
+    "-subj",
+    subj,
+  ], dir);
   await run("openssl", [
     "x509",
     "-req",

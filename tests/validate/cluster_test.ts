@@ -15,7 +15,8 @@ Deno.test("validate --kubeconfig reads aws-auth and IAMIdentityMappings from the
   const kube = await startKube();
   try {
     await putAwsAuth(kube.client, {
-      mapRoles: `- rolearn: arn:aws:iam::${A}:role/Admin\n  username: admin\n  groups: [system:masters]\n` +
+      mapRoles:
+        `- rolearn: arn:aws:iam::${A}:role/Admin\n  username: admin\n  groups: [system:masters]\n` +
         `- rolearn: arn:aws:sts::${A}:assumed-role/Dev/alice\n  username: dev-{{Session}}\n`,
     });
     const kubeconfig = kube.server.kubeconfigPath;

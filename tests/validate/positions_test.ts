@@ -51,8 +51,7 @@ Deno.test("scalarMap approximates folded and plain scalars by line", () => {
 });
 
 Deno.test("findings inside a JSON ConfigMap's mapRoles string point into the JSON line", async () => {
-  const mapRoles =
-    "- rolearn: arn:aws:iam::111122223333:role/A\n  username: a-{{Session}}\n";
+  const mapRoles = "- rolearn: arn:aws:iam::111122223333:role/A\n  username: a-{{Session}}\n";
   const text = JSON.stringify(
     {
       apiVersion: "v1",

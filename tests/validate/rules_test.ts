@@ -43,7 +43,11 @@ const CONFIG = (server: string) => `clusterID: c\nserver:\n${server}`;
 
 const CASES: Case[] = [
   { rule: "input.unreadable", files: {}, at: "/nonexistent/aws-auth.yaml:1:1" },
-  { rule: "input.binary", files: { "b.yaml": new Uint8Array([0x7f, 0x45, 0, 1]) }, at: "b.yaml:1:1" },
+  {
+    rule: "input.binary",
+    files: { "b.yaml": new Uint8Array([0x7f, 0x45, 0, 1]) },
+    at: "b.yaml:1:1",
+  },
   {
     rule: "input.too_large",
     files: { "big.yaml": new Uint8Array(16 * 1024 * 1024 + 1) },
@@ -205,7 +209,9 @@ const CASES: Case[] = [
   },
   {
     rule: "arn.wildcard",
-    files: { "a.yaml": awsAuth({ mapRoles: `- rolearn: arn:aws:iam::${A}:role/*\n  username: x\n` }) },
+    files: {
+      "a.yaml": awsAuth({ mapRoles: `- rolearn: arn:aws:iam::${A}:role/*\n  username: x\n` }),
+    },
     at: "a.yaml:8:16",
   },
   {
@@ -310,7 +316,8 @@ const CASES: Case[] = [
     rule: "template.no_session",
     files: {
       "a.yaml": awsAuth({
-        mapUsers: `- userarn: arn:aws:iam::${A}:user/u\n  username: system:node:{{EC2PrivateDNSName}}\n`,
+        mapUsers:
+          `- userarn: arn:aws:iam::${A}:user/u\n  username: system:node:{{EC2PrivateDNSName}}\n`,
       }),
     },
     at: "a.yaml:9:17",
@@ -333,7 +340,9 @@ const CASES: Case[] = [
   {
     rule: "compat.duplicate_order",
     compat: true,
-    files: { "a.yaml": awsAuth({ mapRoles: ROLE("A") + ROLE("A").replace("username: a", "username: b") }) },
+    files: {
+      "a.yaml": awsAuth({ mapRoles: ROLE("A") + ROLE("A").replace("username: a", "username: b") }),
+    },
     at: "a.yaml:8:7",
     says: /a\.yaml:10:7/,
   },
@@ -342,7 +351,8 @@ const CASES: Case[] = [
     compat: true,
     files: {
       "a.yaml": awsAuth({
-        mapRoles: `- sso: {permissionSetName: Admin, accountID: "${A}", partition: aws}\n  username: x\n`,
+        mapRoles:
+          `- sso: {permissionSetName: Admin, accountID: "${A}", partition: aws}\n  username: x\n`,
       }),
     },
     at: "a.yaml:8:12",
@@ -402,7 +412,8 @@ Deno.test("every rule of the catalogue has a case here", () => {
 Deno.test("a clean aws-auth has no findings", async () => {
   const findings = await check({
     "a.yaml": awsAuth({
-      mapRoles: `- rolearn: arn:aws:iam::${A}:role/Node\n  username: system:node:{{EC2PrivateDNSName}}\n` +
+      mapRoles:
+        `- rolearn: arn:aws:iam::${A}:role/Node\n  username: system:node:{{EC2PrivateDNSName}}\n` +
         "  groups: [system:bootstrappers, system:nodes]\n" + ROLE("Dev", "  groups: [dev]\n"),
       mapUsers: `- userarn: arn:aws:iam::${A}:user/alice\n  username: alice\n`,
       mapAccounts: `- "${A}"\n`,
