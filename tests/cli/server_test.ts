@@ -238,6 +238,11 @@ Deno.test("server under umask 0000: cert 0644, key 0600, kubeconfig 0644; mappin
     } finally {
       server.child.kill("SIGTERM");
       await server.status;
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
 
 Deno.test("start-up errors carry the file:line:col and rule ID validate reports for the same problem", async () => {
   const dir = await Deno.makeTempDir();
