@@ -421,3 +421,15 @@ Deno.test("a clean aws-auth has no findings", async () => {
   }, true);
   assert.deepEqual(findings.map((f) => `${pos(f)} ${f.rule}`), []);
 });
+
+Deno.test("docs/validate.md lists every rule with its severity and fix", async () => {
+  const { RULES } = await import("../../src/validate/mod.ts");
+  const doc = await Deno.readTextFile(new URL("../../docs/validate.md", import.meta.url));
+  for (const id of RULE_IDS) {
+    const row = doc.split("\n").find((l) => l.startsWith(`| \`${id}\``));
+    assert.ok(row, `docs/validate.md has no row for ${id}`);
+    const cells = row.split(/(?<!\\)\|/).map((c) => c.trim().replaceAll("\\|", "|"));
+    assert.equal(cells[2], RULES[id].severity, `${id}: severity differs in the docs`);
+    assert.equal(cells[4], RULES[id].fix, `${id}: fix differs in the docs`);
+  }
+});
