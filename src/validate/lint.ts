@@ -29,6 +29,7 @@ import {
 } from "../map/mod.ts";
 import { type Finding, finding } from "./finding.ts";
 import type { FilePos } from "./positions.ts";
+import { where } from "./report.ts";
 import {
   accountsOf,
   allSources,
@@ -64,8 +65,8 @@ interface Item {
   kind: "role" | "user";
   arn: string;
   value: RoleMapping | UserMapping;
-  /** Where the entry is. */
-  at: FilePos;
+  /** Where the entry is (looked up when read). */
+  readonly at: FilePos;
   /** Where one of its keys is (`rolearn`, `username`, `groups`, …). */
   field(key: string): FilePos;
 }
@@ -113,30 +114,31 @@ function items(source: MappingSource): Item[] {
     }
     return out;
   }
-  roleEntries(source).forEach((e, i) => {
-    const index = indexOf(e, i);
+  // Positions are looked up only for entries that get a finding (10,000 entries, few findings).
+  const add = (
+    kind: "role" | "user",
+    section: "mapRoles" | "mapUsers",
+    arn: string,
+    value: RoleMapping | UserMapping,
+    index: number,
+  ) =>
     out.push({
       source,
       backend: source.backend,
-      kind: "role",
-      arn: e.value.roleArn,
-      value: e.value,
-      at: source.at("mapRoles", index),
-      field: (key) => source.at("mapRoles", index, key),
+      kind,
+      arn,
+      value,
+      get at() {
+        return source.at(section, index);
+      },
+      field: (key) => source.at(section, index, key),
     });
-  });
-  userEntries(source).forEach((e, i) => {
-    const index = indexOf(e, i);
-    out.push({
-      source,
-      backend: source.backend,
-      kind: "user",
-      arn: e.value.userArn,
-      value: e.value,
-      at: source.at("mapUsers", index),
-      field: (key) => source.at("mapUsers", index, key),
-    });
-  });
+  roleEntries(source).forEach((e, i) =>
+    add("role", "mapRoles", e.value.roleArn, e.value, indexOf(e, i))
+  );
+  userEntries(source).forEach((e, i) =>
+    add("user", "mapUsers", e.value.userArn, e.value, indexOf(e, i))
+  );
   return out;
 }
 
@@ -460,12 +462,12 @@ function backendOrder(sources: MappingSources): BackendMode[] {
 function backendFindings(sources: MappingSources, compat: boolean): Finding[] {
   const out: Finding[] = [];
   if (sources.config === undefined) return out;
-  const seen = new Map<string, { backend: BackendMode; location: string }>();
+  const seen = new Map<string, { backend: BackendMode; item: Item }>();
   const accounts = new Map<string, BackendMode>();
   for (const backend of backendOrder(sources)) {
     const source = sources.backends[backend][0];
     if (source === undefined) continue;
-    const here: [string, string][] = [];
+    const here: [string, Item][] = [];
     for (const item of items(source)) {
       const key = item.arn === "" ? undefined : keyOf(item.arn);
       if (key === undefined) continue;
@@ -475,11 +477,13 @@ function backendFindings(sources: MappingSources, compat: boolean): Finding[] {
         out.push(finding(
           item.field(item.kind === "role" ? "rolearn" : "userarn"),
           "entry.shadowed_by_backend",
-          `${item.arn} is mapped first by ${prior.backend} (${prior.location}); this ${backend} entry never applies`,
+          `${item.arn} is mapped first by ${prior.backend} (${
+            where(prior.item.at)
+          }); this ${backend} entry never applies`,
           extra,
         ));
       } else {
-        here.push([key, `${item.at.file}:${item.at.line}:${item.at.column}`]);
+        here.push([key, item]);
       }
       const account = item.arn.split(":")[4] ?? "";
       const earlier = accounts.get(account);
@@ -492,7 +496,7 @@ function backendFindings(sources: MappingSources, compat: boolean): Finding[] {
         ));
       }
     }
-    for (const [key, location] of here) seen.set(key, { backend, location });
+    for (const [key, item] of here) seen.set(key, { backend, item });
     for (const a of accountsOf(source)) if (!accounts.has(a)) accounts.set(a, backend);
   }
   return out;
