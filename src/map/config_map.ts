@@ -103,7 +103,8 @@ export function parseAwsAuth(
   for (const key of KEYS) {
     const text = data?.[key];
     if (text === undefined || isBlank(text)) continue;
-    const lc = new LineCounter();
+    // A caller's locate maps offsets itself; only the default needs the line counter.
+    const lc = opts.locate === undefined ? new LineCounter() : undefined;
     const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
     opts.onDocument?.(key, doc);
     const locate = opts.locate ?? defaultLocate(lc);
