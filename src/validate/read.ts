@@ -26,6 +26,7 @@ import {
   type IAMIdentityMapping,
   mountedFileEntries,
   parseAwsAuth,
+  parseBackendModeFile,
   parseDynamicFile,
   type Problem,
 } from "../map/mod.ts";
@@ -328,7 +329,7 @@ function classify(
     return;
   }
   if (typeof fieldCI(rec, "backendMode") === "string") {
-    rest.push(() => readBackendModeFile(src, node, rec, findings, sources));
+    rest.push(() => readBackendModeFile(src, node, findings, sources));
     return;
   }
   if (has("mapRoles") || has("mapUsers") || has("mapAccounts")) {
@@ -599,13 +600,19 @@ function readDynamicFile(
 function readBackendModeFile(
   src: SourceText,
   node: unknown,
-  rec: Record<string, unknown>,
   findings: Finding[],
   sources: MappingSources,
 ): void {
-  const raw = String(fieldCI(rec, "backendMode"));
-  const modes = raw.split(" ").filter((s) => s !== "");
   const at = src.pos(nodeAt(node, "backendMode").offset ?? 0);
+  // The server's own reading of the file (JSON, keys case-insensitive).
+  let modes: string[];
+  try {
+    modes = parseBackendModeFile(src.text).modes;
+  } catch (e) {
+    const rule = e instanceof SyntaxError ? "syntax.json" : "config.invalid";
+    findings.push(finding(at, rule, `backend-mode file: ${(e as Error).message}`));
+    return;
+  }
   const errors = validateBackendModes(modes, (m, rule) => findings.push(finding(at, rule, m)));
   for (const e of errors) findings.push(finding(at, "config.invalid", e));
   if (errors.length === 0) {
