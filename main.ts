@@ -35,6 +35,10 @@ export const COMMANDS: readonly { name: string; short: string }[] = [
     short: "Run a webhook validation server suitable that validates tokens using AWS IAM",
   },
   { name: "token", short: "Authenticate using AWS IAM and get token for Kubernetes" },
+  {
+    name: "validate",
+    short: "Check identity mappings (aws-auth, server config, DynamicFile, CRD) before they ship",
+  },
   { name: "verify", short: "Verify a token for debugging purpose" },
   { name: "version", short: "Version will output the current build information" },
 ];
@@ -79,6 +83,8 @@ async function load(command: string): Promise<CommandMain | undefined> {
       return (await import("./src/cli/verify.ts")).main;
     case "explain":
       return (await import("./src/cli/explain.ts")).main;
+    case "validate":
+      return (await import("./src/cli/validate.ts")).main;
     case "server":
       return (await import("./src/cli/server.ts")).main;
     case "init":

@@ -433,6 +433,16 @@ export interface ConfigSource {
   get(key: string): unknown;
   /** Whether the key is present (with any value, including null). */
   has(key: string): boolean;
+  /**
+   * The 1-based line and column of a key path such as `server.mapRoles[2]` (segments matched
+   * case-insensitively), when the file has it and its positions are loaded.
+   */
+  locate?(key: string): { line: number; column: number } | undefined;
+  /**
+   * Loads the positions {@linkcode locate} answers from (JSON files: a second parse, so only
+   * commands that report positions ask for it); YAML files have them already.
+   */
+  loadPositions?(): Promise<void>;
 }
 
 /** A config source with no keys, used when `--config` is not given. */
@@ -472,9 +482,46 @@ function goFsError(op: string, path: string, e: unknown): string {
   return `${op} ${path}: ${e instanceof Error ? e.message : String(e)}`;
 }
 
+type YamlDocument = ReturnType<YamlModule["parseDocument"]>;
+type YamlLineCounter = InstanceType<YamlModule["LineCounter"]>;
+
+/** `locate` over a parsed YAML (or JSON) document: walks `a.b[2].c`, keys case-insensitive. */
+function yamlLocator(
+  yaml: YamlModule,
+  doc: YamlDocument,
+  lc: YamlLineCounter,
+): (key: string) => { line: number; column: number } | undefined {
+  return (key) => {
+    const segments = key.split(/\.|(?=\[)/).filter((x) => x !== "");
+    let node: unknown = doc.contents;
+    let at: number | undefined;
+    for (const seg of segments) {
+      const index = /^\[(\d+)\]$/.exec(seg);
+      if (index !== null) {
+        if (!yaml.isSeq(node)) return undefined;
+        node = node.items[Number(index[1])];
+        at = (node as { range?: number[] } | undefined)?.range?.[0];
+      } else {
+        if (!yaml.isMap(node)) return undefined;
+        const pair = node.items.find((p) =>
+          yaml.isScalar(p.key) && String(p.key.value).toLowerCase() === seg.toLowerCase()
+        );
+        if (pair === undefined) return undefined;
+        at = (pair.key as { range?: number[] }).range?.[0];
+        node = pair.value;
+      }
+      if (node === undefined || node === null) break;
+    }
+    if (at === undefined) return undefined;
+    const { line, col } = lc.linePos(at);
+    return { line, column: col };
+  };
+}
+
 /**
  * Loads the file given with `-c/--config`. The format follows the extension (`.yaml`, `.yml`,
- * `.json`); keys are case-insensitive.
+ * `.json`); keys are case-insensitive. A syntax error names its position and rule ID
+ * (`cfg.yaml:3:7: syntax.yaml: …`), as `validate` does.
  *
  * @throws {CliError} `Can't read configuration file "PATH": ERR` (viper's wording).
  */
@@ -495,21 +542,53 @@ export async function loadConfigFile(
     throw fail(goFsError("open", path, e));
   }
   let doc: unknown;
-  try {
-    if (ext.toLowerCase() === "json") {
+  let locate: ((key: string) => { line: number; column: number } | undefined) | undefined;
+  const positions = async () => {
+    const yaml = await import("yaml") as YamlModule;
+    const lc = new yaml.LineCounter();
+    return { yaml, lc, parsed: yaml.parseDocument(text, { lineCounter: lc, prettyErrors: false }) };
+  };
+  if (ext.toLowerCase() === "json") {
+    try {
       doc = text.trim() === "" ? {} : JSON.parse(text);
-    } else {
-      const yaml = await import("yaml") as YamlModule;
-      doc = yaml.parse(text, { prettyErrors: false }) ?? {};
+    } catch (e) {
+      const msg = (e instanceof Error ? e.message : String(e)).split("\n")[0];
+      // Only on this error path: where the JSON broke.
+      const { jsonErrorOffset } = await import("../config/mod.ts");
+      const offset = jsonErrorOffset(text);
+      const line = text.slice(0, offset).split("\n").length;
+      const column = offset - text.lastIndexOf("\n", offset - 1);
+      throw fail(`While parsing config: ${path}:${line}:${column}: syntax.json: ${msg}`);
     }
-  } catch (e) {
-    const msg = (e instanceof Error ? e.message : String(e)).split("\n")[0];
-    throw fail(`While parsing config: ${msg}`);
+  } else {
+    const { yaml, lc, parsed } = await positions();
+    const err = parsed.errors[0];
+    if (err !== undefined) {
+      const { line, col } = lc.linePos(err.pos[0]);
+      const msg = err.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
+      throw fail(`While parsing config: ${path}:${line}:${col}: syntax.yaml: ${msg}`);
+    }
+    try {
+      doc = parsed.toJS({ maxAliasCount: 100 }) ?? {};
+    } catch (e) {
+      const msg = (e instanceof Error ? e.message : String(e)).split("\n")[0];
+      throw fail(`While parsing config: ${path}: syntax.aliases: ${msg}`);
+    }
+    locate = yamlLocator(yaml, parsed, lc);
   }
   if (doc === null || typeof doc !== "object" || Array.isArray(doc)) {
     throw fail("While parsing config: the top level must be a mapping of keys to values");
   }
-  return configFromObject(doc, path);
+  const source = configFromObject(doc, path);
+  return {
+    ...source,
+    locate: (key) => locate?.(key),
+    async loadPositions() {
+      if (locate !== undefined) return;
+      const { yaml, lc, parsed } = await positions();
+      locate = yamlLocator(yaml, parsed, lc);
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

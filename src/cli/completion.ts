@@ -20,6 +20,7 @@ const COMMAND_FLAGS: Record<string, string[]> = {
     "--token-cache",
   ],
   verify: ["--token", "--output", "--partition"],
+  validate: ["--output", "--kubeconfig", "--context", "--compat", "--list", "--group"],
   server: [
     "--partition",
     "--generate-kubeconfig",

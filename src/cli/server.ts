@@ -157,6 +157,8 @@ export async function loadServerConfig(
   log: ConfigLog,
 ): Promise<ServerConfig | undefined> {
   const { buildServerConfig, ConfigError } = await import("../config/mod.ts");
+  // Errors in the file then name their line and column, as `validate` does.
+  await ctx.config.loadPositions?.();
   try {
     return buildServerConfig({
       flags: explicitFlags(ctx),

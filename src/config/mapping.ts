@@ -8,6 +8,7 @@
  */
 
 import { arnLike, isPartitionId } from "../aws/mod.ts";
+import { closestKey, RuleError, type RuleId } from "./rules.ts";
 
 /** An AWS IAM Identity Center (SSO) permission set that stands for its generated roles. */
 export interface SsoMapping {
@@ -47,11 +48,23 @@ export interface UserMapping {
 
 /** A decoding problem in one entry; `path` says where (e.g. `[2].groups`). */
 export class MappingDecodeError extends Error {
-  /** @param path where in the list the problem is; @param reason what is wrong */
-  constructor(readonly path: string, reason: string) {
+  /**
+   * @param path where in the list the problem is
+   * @param reason what is wrong
+   * @param rule the rule it breaks (a value of the wrong type, unless said otherwise)
+   */
+  constructor(readonly path: string, reason: string, readonly rule: RuleId = "entry.type") {
     super(path ? `${path}: ${reason}` : reason);
     this.name = "MappingDecodeError";
   }
+}
+
+/** Where a decoder warning is: the path in the list (`[2].sso`) and the key as written. */
+export interface DecodeAt {
+  /** `[index]` then `.field` parts, as in the messages. */
+  path: string;
+  /** The key the warning is about, as written (unknown fields). */
+  key?: string;
 }
 
 /** Options of the decoder. */
@@ -61,8 +74,8 @@ export interface DecodeOptions {
    * becomes a one-element list); Go's `json.Unmarshal` (ConfigMap, DynamicFile) is not.
    */
   weak: boolean;
-  /** Called for unknown field names and numbers coerced into strings. */
-  warn?: (message: string) => void;
+  /** Called for unknown field names and numbers coerced into strings, with the rule and where. */
+  warn?: (message: string, rule: RuleId, at: DecodeAt) => void;
 }
 
 function typeName(v: unknown): string {
@@ -89,11 +102,15 @@ function asRecord(v: unknown): Record<string, unknown> | undefined {
 function decodeString(v: unknown, path: string, field: string, opts: DecodeOptions): string {
   if (typeof v === "string") return v;
   if (v === undefined || v === null) return "";
+  // decodeAccounts passes an empty path; an SSO block names its accountID field.
+  const account = path === "" || /accountid$/i.test(field);
   path += field;
   if (opts.weak && (typeof v === "number" || typeof v === "bigint")) {
     const s = String(v);
     opts.warn?.(
       `${path}: the number ${s} was read as a string; quote it (an account ID loses its leading zeros when unquoted)`,
+      account ? "account.unquoted" : "entry.type",
+      { path },
     );
     return s;
   }
@@ -112,19 +129,40 @@ function decodeStringList(v: unknown, path: string, field: string, opts: DecodeO
   return v.map((item, i) => decodeString(item, path, `[${i}]`, opts));
 }
 
+/** Keys that belong to the other section: `rolearn` in a user entry, `userarn` in a role entry. */
+const OTHER_SECTION: Readonly<Record<string, string>> = {
+  rolearn: "mapRoles",
+  userarn: "mapUsers",
+};
+
 /** Lower-cased field name → value, so `rolearn`, `roleARN` and `RoleArn` are one field. */
 function foldFields(
   rec: Record<string, unknown>,
   known: readonly string[],
   path: string,
   opts: DecodeOptions,
+  names: readonly string[],
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const k in rec) {
     if (!Object.hasOwn(rec, k)) continue;
     const lower = k.toLowerCase();
     if (!known.includes(lower)) {
-      opts.warn?.(`${path}: unknown field "${k}" is ignored`);
+      const section = OTHER_SECTION[lower];
+      if (section !== undefined && opts.warn !== undefined) {
+        opts.warn(
+          `${path}: key "${k}" belongs in ${section} entries and is ignored here`,
+          "key.wrong_section",
+          { path, key: k },
+        );
+      } else if (opts.warn !== undefined) {
+        const near = closestKey(k, names);
+        opts.warn(
+          `${path}: unknown field "${k}" is ignored${near ? `; did you mean "${near}"?` : ""}`,
+          "key.unknown",
+          { path, key: k },
+        );
+      }
       continue;
     }
     // Go's decoders let the last spelling win when a field appears twice in different cases.
@@ -136,12 +174,16 @@ function foldFields(
 const ROLE_FIELDS = ["rolearn", "sso", "username", "groups", "userid"] as const;
 const USER_FIELDS = ["userarn", "username", "groups", "userid"] as const;
 const SSO_FIELDS = ["permissionsetname", "accountid", "partition"] as const;
+/** The fields as documented, for suggestions. */
+const ROLE_NAMES = ["rolearn", "sso", "username", "groups", "userid"] as const;
+const USER_NAMES = ["userarn", "username", "groups", "userid"] as const;
+const SSO_NAMES = ["permissionSetName", "accountID", "partition"] as const;
 
 /** Decode one role mapping entry. */
 export function decodeRoleMapping(v: unknown, path: string, opts: DecodeOptions): RoleMapping {
   const rec = asRecord(v);
   if (!rec) throw new MappingDecodeError(path, `expected a mapping, got ${typeName(v)}`);
-  const f = foldFields(rec, ROLE_FIELDS, path, opts);
+  const f = foldFields(rec, ROLE_FIELDS, path, opts, ROLE_NAMES);
   const out: RoleMapping = {
     roleArn: decodeString(f.rolearn, path, ".rolearn", opts),
     username: decodeString(f.username, path, ".username", opts),
@@ -154,7 +196,7 @@ export function decodeRoleMapping(v: unknown, path: string, opts: DecodeOptions)
     if (!srec) {
       throw new MappingDecodeError(`${path}.sso`, `expected a mapping, got ${typeName(sso)}`);
     }
-    const sf = foldFields(srec, SSO_FIELDS, `${path}.sso`, opts);
+    const sf = foldFields(srec, SSO_FIELDS, `${path}.sso`, opts, SSO_NAMES);
     out.sso = {
       permissionSetName: decodeString(sf.permissionsetname, path, ".sso.permissionSetName", opts),
       accountId: decodeString(sf.accountid, path, ".sso.accountID", opts),
@@ -168,7 +210,7 @@ export function decodeRoleMapping(v: unknown, path: string, opts: DecodeOptions)
 export function decodeUserMapping(v: unknown, path: string, opts: DecodeOptions): UserMapping {
   const rec = asRecord(v);
   if (!rec) throw new MappingDecodeError(path, `expected a mapping, got ${typeName(v)}`);
-  const f = foldFields(rec, USER_FIELDS, path, opts);
+  const f = foldFields(rec, USER_FIELDS, path, opts, USER_NAMES);
   return {
     userArn: decodeString(f.userarn, path, ".userarn", opts),
     username: decodeString(f.username, path, ".username", opts),
@@ -230,41 +272,64 @@ export function ssoArnLike(sso: SsoMapping): string {
     .toLowerCase();
 }
 
-/** The Go tool's `RoleMapping.Validate` (pkg/config/mapper.go), with its messages. */
+/**
+ * The Go tool's `RoleMapping.Validate` (pkg/config/mapper.go), with the Go tool's messages.
+ *
+ * @throws {RuleError} naming the rule the entry breaks.
+ */
 export function validateRoleMapping(m: RoleMapping): void {
   if (m.roleArn === "" && m.sso === undefined) {
-    throw new Error("one of rolearn or SSO must be supplied");
+    throw new RuleError("entry.missing_arn", "one of rolearn or SSO must be supplied");
   }
   if (m.roleArn !== "" && m.sso !== undefined) {
-    throw new Error("only one of rolearn or SSO can be supplied");
+    throw new RuleError("entry.arn_and_sso", "only one of rolearn or SSO can be supplied");
   }
   if (m.sso !== undefined) {
     const { accountId, permissionSetName, partition } = m.sso;
     if (!ACCOUNT_ID.test(accountId)) {
-      throw new Error(`AccountID '${accountId}' is not a valid AWS Account ID`);
+      throw new RuleError(
+        "account.malformed",
+        `AccountID '${accountId}' is not a valid AWS Account ID`,
+      );
     }
     if (!PERMISSION_SET_NAME.test(permissionSetName)) {
-      throw new Error(
+      throw new RuleError(
+        "entry.sso_invalid",
         `PermissionSetName '${permissionSetName}' is not a valid AWS SSO PermissionSet Name`,
       );
     }
     if (partition !== "" && !isPartitionId(partition)) {
-      throw new Error(`partition '${partition}' is not a valid AWS partition`);
+      throw new RuleError(
+        "entry.sso_invalid",
+        `partition '${partition}' is not a valid AWS partition`,
+      );
     }
     const pattern = ssoArnLike(m.sso);
     let ok: boolean;
     try {
       ok = arnLike(pattern, "arn:*:iam:*:*:role/*");
     } catch (e) {
-      throw new Error(`SSOArnLike '${pattern}' is not valid: ${(e as Error).message}`);
+      throw new RuleError(
+        "entry.sso_invalid",
+        `SSOArnLike '${pattern}' is not valid: ${(e as Error).message}`,
+      );
     }
     if (!ok) {
-      throw new Error(`SSOArnLike '${pattern}' did not match an ARN for a canonicalized IAM Role`);
+      throw new RuleError(
+        "entry.sso_invalid",
+        `SSOArnLike '${pattern}' did not match an ARN for a canonicalized IAM Role`,
+      );
     }
   }
 }
 
-/** The Go tool's `UserMapping.Validate` (pkg/config/mapper.go), with its message. */
+/**
+ * The Go tool's `UserMapping.Validate` (pkg/config/mapper.go), with the Go tool's message.
+ *
+ * @throws {RuleError} when the user ARN is missing.
+ */
 export function validateUserMapping(m: UserMapping): void {
-  if (m.userArn === "") throw new Error("value for userarn must be supplied");
+  if (m.userArn === "") {
+    throw new RuleError("entry.missing_arn", "value for userarn must be supplied");
+  }
 }

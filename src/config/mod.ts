@@ -11,8 +11,11 @@ export {
   type BackendMode,
   buildServerConfig,
   canonicalBackendMode,
+  CONFIG_KEYS,
   ConfigError,
+  type ConfigFileLocator,
   type ConfigFileSource,
+  type FilePosition,
   KNOWN_FEATURE_GATES,
   parseFeatureGates,
   type ServerConfig,
@@ -21,6 +24,7 @@ export {
 } from "./server_config.ts";
 export {
   decodeAccounts,
+  type DecodeAt,
   decodeList,
   type DecodeOptions,
   decodeRoleMapping,
@@ -45,3 +49,13 @@ export {
   octalMode,
   parseMountInfo,
 } from "./file_safety.ts";
+export {
+  closestKey,
+  type Rule,
+  RULE_IDS,
+  RuleError,
+  type RuleId,
+  RULES,
+  type Severity,
+} from "./rules.ts";
+export { jsonErrorOffset } from "./json_offset.ts";

@@ -11,6 +11,7 @@
 import { isPartitionId, PARTITION_IDS } from "../aws/mod.ts";
 import {
   decodeAccounts,
+  type DecodeAt,
   decodeList,
   type DecodeOptions,
   decodeRoleMapping,
@@ -19,6 +20,7 @@ import {
   type RoleMapping,
   type UserMapping,
 } from "./mapping.ts";
+import type { RuleId } from "./rules.ts";
 
 /** The canonical backend modes, in the Go tool's order. */
 export const BACKEND_MODES = ["MountedFile", "EKSConfigMap", "CRD", "DynamicFile"] as const;
@@ -117,13 +119,78 @@ export interface ServerConfig {
   mapUsers: readonly UserMapping[];
   /** `server.mapAccounts` (MountedFile only). */
   mapAccounts: readonly string[];
+  /** The config file the values came from, to say where a mapping entry is; absent without one. */
+  source?: ConfigFileLocator;
+}
+
+/** A line and column (1-based) in a file. */
+export interface FilePosition {
+  /** 1-based line. */
+  line: number;
+  /** 1-based column. */
+  column: number;
+}
+
+/** Where keys of a loaded config file are. */
+export interface ConfigFileLocator {
+  /** The file's path as given. */
+  readonly path: string;
+  /**
+   * The position of a key path such as `server.mapRoles[2].groups` (segments matched
+   * case-insensitively, as the values are), or `undefined` when the file does not have it.
+   */
+  locate(key: string): FilePosition | undefined;
 }
 
 /** What the config file loader gives us: a case-insensitive lookup of dotted keys. */
 export interface ConfigFileSource {
   /** The value at a dotted key (`server.mapRoles`), matched case-insensitively; undefined if unset. */
   get(key: string): unknown;
+  /** The file's path, when it came from a file. */
+  readonly path?: string;
+  /** Positions of keys in the file, when the loader kept them (see {@link ConfigFileLocator}). */
+  locate?(key: string): FilePosition | undefined;
 }
+
+/**
+ * Every key of the config file, spelled as documented. Keys are matched
+ * case-insensitively; `validate` reports any other key as unknown.
+ */
+export const CONFIG_KEYS: readonly string[] = [
+  "clusterID",
+  "log-verbosity",
+  "role",
+  "region",
+  "externalID",
+  "sessionName",
+  "tokenOnly",
+  "forwardSessionName",
+  "cache",
+  "server",
+  "server.partition",
+  "server.port",
+  "server.healthPort",
+  "server.address",
+  "server.hostname",
+  "server.stateDir",
+  "server.generateKubeconfig",
+  "server.kubeconfigPregenerated",
+  "server.kubeconfig",
+  "server.master",
+  "server.backendMode",
+  "server.ec2DescribeInstancesQps",
+  "server.ec2DescribeInstancesBurst",
+  "server.ec2DescribeInstancesRoleARN",
+  "server.sourceARN",
+  "server.scrubbedAccounts",
+  "server.dynamicfilepath",
+  "server.dynamicfileUserIDStrict",
+  "server.dynamicBackendModePath",
+  "server.reservedPrefixConfig",
+  "server.mapRoles",
+  "server.mapUsers",
+  "server.mapAccounts",
+];
 
 /** Where the values come from. */
 export interface ServerConfigInputs {
@@ -133,16 +200,28 @@ export interface ServerConfigInputs {
   env?: (name: string) => string | undefined;
   /** The loaded config file, if `--config` was given. */
   file?: ConfigFileSource;
-  /** Receives warnings (deprecated backend modes, coerced account IDs, unknown fields). */
-  warn?: (message: string) => void;
+  /**
+   * Receives warnings (deprecated backend modes, coerced account IDs, unknown fields) with the
+   * rule they break and, when it is one, the config key path they are about
+   * (`server.mapRoles[1].grups`).
+   */
+  warn?: (message: string, rule: RuleId, key?: string) => void;
   /** Receives informational messages (enabled feature gates). */
   info?: (message: string) => void;
 }
 
 /** The config is unusable; the message says what to fix. */
 export class ConfigError extends Error {
-  /** @param message what is wrong, in the Go tool's words where it has them */
-  constructor(message: string) {
+  /**
+   * @param message what is wrong, in the Go tool's words where it has them
+   * @param rule the rule it breaks
+   * @param key the config key path it is about (`server.mapRoles[0].groups`), when known
+   */
+  constructor(
+    message: string,
+    readonly rule: RuleId = "config.invalid",
+    readonly key?: string,
+  ) {
     super(message);
     this.name = "ConfigError";
   }
@@ -194,14 +273,22 @@ function str(get: (k: string) => unknown, key: string): string {
   if (v === undefined || v === null) return "";
   if (typeof v === "string") return v;
   if (typeof v === "number" || typeof v === "boolean" || typeof v === "bigint") return String(v);
-  throw new ConfigError(`invalid value for ${key}: expected a string, got ${JSON.stringify(v)}`);
+  throw new ConfigError(
+    `invalid value for ${key}: expected a string, got ${JSON.stringify(v)}`,
+    "config.invalid",
+    key,
+  );
 }
 
 function int(get: (k: string) => unknown, key: string): number {
   const v = get(key);
   if (typeof v === "number" && Number.isInteger(v)) return v;
   if (typeof v === "string" && /^[+-]?[0-9]+$/.test(v.trim())) return Number.parseInt(v, 10);
-  throw new ConfigError(`invalid value for ${key}: expected an integer, got ${JSON.stringify(v)}`);
+  throw new ConfigError(
+    `invalid value for ${key}: expected an integer, got ${JSON.stringify(v)}`,
+    "config.invalid",
+    key,
+  );
 }
 
 function bool(get: (k: string) => unknown, key: string): boolean {
@@ -216,6 +303,8 @@ function bool(get: (k: string) => unknown, key: string): boolean {
   if (typeof v === "number") return v !== 0;
   throw new ConfigError(
     `invalid value for ${key}: expected true or false, got ${JSON.stringify(v)}`,
+    "config.invalid",
+    key,
   );
 }
 
@@ -225,7 +314,11 @@ function list(get: (k: string) => unknown, key: string): string[] {
   if (v === undefined || v === null) return [];
   if (Array.isArray(v)) return v.map((x) => String(x));
   if (typeof v === "string") return v.split(/\s+/).filter((s) => s !== "");
-  throw new ConfigError(`invalid value for ${key}: expected a list, got ${JSON.stringify(v)}`);
+  throw new ConfigError(
+    `invalid value for ${key}: expected a list, got ${JSON.stringify(v)}`,
+    "config.invalid",
+    key,
+  );
 }
 
 /** Parse `--feature-gates` (`Name=true,Other=false` or an already-split record). */
@@ -268,7 +361,7 @@ function aggregate(messages: string[]): string {
  */
 export function validateBackendModes(
   modes: readonly string[],
-  warn?: (message: string) => void,
+  warn?: (message: string, rule: RuleId) => void,
 ): string[] {
   const errs: string[] = [];
   for (const mode of modes) {
@@ -281,6 +374,7 @@ export function validateBackendModes(
         `warning: backend-mode ${JSON.stringify(mode)} is deprecated, use ${
           JSON.stringify(replacement)
         } instead`,
+        "config.deprecated",
       );
     }
   }
@@ -320,7 +414,14 @@ function decodeReservedPrefixConfig(
           throw new MappingDecodeError(`[${i}].usernamePrefixReserveList`, "expected a list");
         }
       } else {
-        opts.warn?.(`server.reservedPrefixConfig[${i}]: unknown field "${k}" is ignored`);
+        opts.warn?.(
+          `server.reservedPrefixConfig[${i}]: unknown field "${k}" is ignored`,
+          "key.unknown",
+          {
+            path: `[${i}]`,
+            key: k,
+          },
+        );
       }
     }
     // The mappers look their list up by canonical name, so an alias or a typo here would
@@ -331,6 +432,8 @@ function decodeReservedPrefixConfig(
         `server.reservedPrefixConfig[${i}]: backendmode ${
           JSON.stringify(mode)
         } names no backend (use one of ${BACKEND_MODES.join(", ")}); its prefixes reserve nothing`,
+        "config.reserved_prefix",
+        { path: `[${i}]` },
       );
       return;
     }
@@ -339,6 +442,8 @@ function decodeReservedPrefixConfig(
         `server.reservedPrefixConfig[${i}]: backendmode ${
           JSON.stringify(mode)
         } is deprecated, use "${canonical}" instead`,
+        "config.deprecated",
+        { path: `[${i}]` },
       );
     }
     out[canonical] = prefixes;
@@ -347,34 +452,83 @@ function decodeReservedPrefixConfig(
 }
 
 /**
+ * The error with the file position of its key prepended (`cfg.yaml:12:5: entry.type: …`) when
+ * the file kept positions, so a start-up error points where `validate` points.
+ */
+function located(file: ConfigFileSource | undefined, err: ConfigError): ConfigError {
+  if (err.key === undefined || file?.locate === undefined || file.path === undefined) return err;
+  if (LOCATED.has(err)) return err;
+  const pos = file.locate(err.key);
+  if (pos === undefined) return err;
+  const out = new ConfigError(
+    `${file.path}:${pos.line}:${pos.column}: ${err.rule}: ${err.message}`,
+    err.rule,
+    err.key,
+  );
+  LOCATED.add(out);
+  return out;
+}
+
+const LOCATED = new WeakSet<ConfigError>();
+
+/**
  * Build and validate the server configuration (the Go tool's `getConfig` order and messages).
  *
  * @throws {ConfigError} with the first problem found, in the Go tool's words.
  */
 export function buildServerConfig(inputs: ServerConfigInputs): ServerConfig {
+  try {
+    return build(inputs);
+  } catch (e) {
+    // A value set by a flag or an environment variable is not where the file has the key.
+    if (e instanceof ConfigError && e.key !== undefined && fromFile(inputs, e.key)) {
+      throw located(inputs.file, e);
+    }
+    throw e;
+  }
+}
+
+/** Whether the value at `key` (a path such as `server.mapRoles[0]`) came from the file. */
+function fromFile(inputs: ServerConfigInputs, key: string): boolean {
+  const base = key.replace(/\[.*$/, "").toLowerCase();
+  if (Object.keys(inputs.flags ?? {}).some((k) => k.toLowerCase() === base)) return false;
+  const env = ENV_BINDINGS[base];
+  return env === undefined || !inputs.env?.(env);
+}
+
+function build(inputs: ServerConfigInputs): ServerConfig {
   const get = resolver(inputs);
   const warn = inputs.warn ?? (() => {});
-  const decodeOpts: DecodeOptions = { weak: true, warn };
+  /** Decoder warnings of the list at `key`, with the key path they are about. */
+  const warnAt = (key: string) => (m: string, rule: RuleId, at: DecodeAt) =>
+    warn(`${key}${m}`, rule, `${key}${at.path}${at.key !== undefined ? `.${at.key}` : ""}`);
   const strictList = <T>(
     key: string,
     prefix: string,
     decode: (v: unknown, p: string, o: DecodeOptions) => T,
   ): T[] => {
     try {
-      const warnings: string[] = [];
+      const warnings: [string, RuleId, DecodeAt][] = [];
       const entries = decodeList(
         get(key),
         decode,
-        { weak: true, warn: (m) => warnings.push(m) },
+        { weak: true, warn: (m, rule, at) => warnings.push([m, rule, at]) },
         (_i, err) => {
           throw err;
         },
       );
-      for (const w of warnings) warn(`${key}${w}`);
+      for (const [m, rule, at] of warnings) warnAt(key)(m, rule, at);
       return entries.map((e) => e.value);
     } catch (e) {
       if (e instanceof MappingDecodeError) {
-        throw new ConfigError(`${prefix}: ${key}${e.path ? "" : ": "}${e.message}`);
+        throw located(
+          inputs.file,
+          new ConfigError(
+            `${prefix}: ${key}${e.path ? "" : ": "}${e.message}`,
+            e.rule,
+            `${key}${e.path}`,
+          ),
+        );
       }
       throw e;
     }
@@ -387,19 +541,43 @@ export function buildServerConfig(inputs: ServerConfigInputs): ServerConfig {
   try {
     mapAccounts = decodeAccounts(get("server.mapAccounts"), {
       weak: true,
-      warn: (m) => warn(`server.mapAccounts${m}`),
+      warn: warnAt("server.mapAccounts"),
     });
   } catch (e) {
-    throw new ConfigError(`invalid server account mappings: ${(e as Error).message}`);
+    throw located(
+      inputs.file,
+      new ConfigError(
+        `invalid server account mappings: ${(e as Error).message}`,
+        "entry.type",
+        "server.mapAccounts",
+      ),
+    );
   }
   let reservedPrefixConfig: Record<string, readonly string[]>;
   try {
     reservedPrefixConfig = decodeReservedPrefixConfig(
       get("server.reservedPrefixConfig"),
-      decodeOpts,
+      // Its messages already name the key; the path is for locating.
+      {
+        weak: true,
+        warn: (m, rule, at) =>
+          warn(
+            m,
+            rule,
+            `server.reservedPrefixConfig${at.path}${at.key !== undefined ? `.${at.key}` : ""}`,
+          ),
+      },
     );
   } catch (e) {
-    throw new ConfigError(`invalid reserved prefix config: ${(e as Error).message}`);
+    const path = e instanceof MappingDecodeError ? e.path : "";
+    throw located(
+      inputs.file,
+      new ConfigError(
+        `invalid reserved prefix config: ${(e as Error).message}`,
+        "entry.type",
+        `server.reservedPrefixConfig${path}`,
+      ),
+    );
   }
 
   // 5: feature gates (command line only, as in the Go tool).
@@ -419,9 +597,11 @@ export function buildServerConfig(inputs: ServerConfigInputs): ServerConfig {
   // 7: partition.
   const partition = str(get, "server.partition");
   if (!isPartitionId(partition)) {
-    throw new ConfigError(
+    throw (new ConfigError(
       `invalid partition: ${JSON.stringify(partition)} is not one of ${PARTITION_IDS.join(", ")}`,
-    );
+      "config.invalid",
+      "server.partition",
+    ));
   }
 
   // 8: DynamicFile needs its path, and the path needs the mode.
@@ -429,15 +609,28 @@ export function buildServerConfig(inputs: ServerConfigInputs): ServerConfig {
   const dynamicFilePath = str(get, "server.dynamicfilepath");
   const hasDynamic = backendMode.includes("DynamicFile");
   if (hasDynamic && dynamicFilePath === "") {
-    throw new ConfigError("dynamicfile is set in backend-mode but dynamicfilepath is not set");
+    throw (new ConfigError(
+      "dynamicfile is set in backend-mode but dynamicfilepath is not set",
+      "config.invalid",
+      "server.backendMode",
+    ));
   }
   if (!hasDynamic && dynamicFilePath !== "") {
-    throw new ConfigError("dynamicfile is not set in backend-mode but dynamicfilepath is set");
+    throw (new ConfigError(
+      "dynamicfile is not set in backend-mode but dynamicfilepath is set",
+      "config.invalid",
+      "server.dynamicfilepath",
+    ));
   }
 
   // 9: backend modes.
-  const modeErrors = validateBackendModes(backendMode, warn);
-  if (modeErrors.length > 0) throw new ConfigError(aggregate(modeErrors));
+  const modeErrors = validateBackendModes(
+    backendMode,
+    (m, rule) => warn(m, rule, "server.backendMode"),
+  );
+  if (modeErrors.length > 0) {
+    throw new ConfigError(aggregate(modeErrors), "config.invalid", "server.backendMode");
+  }
 
   const port = int(get, "server.port");
   const healthPort = int(get, "server.healthPort");
@@ -484,5 +677,8 @@ export function buildServerConfig(inputs: ServerConfigInputs): ServerConfig {
     mapRoles,
     mapUsers,
     mapAccounts,
+    ...(inputs.file?.path !== undefined && inputs.file.locate !== undefined
+      ? { source: { path: inputs.file.path, locate: inputs.file.locate.bind(inputs.file) } }
+      : {}),
   };
 }

@@ -16,27 +16,62 @@
  */
 
 import type { V1ConfigMap } from "@kubernetes/client-node";
-import { isScalar, isSeq, LineCounter, parseDocument, type Scalar } from "yaml";
+import { type Document, isScalar, isSeq, LineCounter, parseDocument, type Scalar } from "yaml";
 import {
+  type DecodeAt,
   decodeList,
   type DecodeOptions,
   decodeRoleMapping,
   decodeUserMapping,
   MappingDecodeError,
+  type RuleId,
   type ServerConfig,
 } from "../config/mod.ts";
 import { Informer, type KubeClient, kubeClientFor } from "./kube.ts";
 import type { Identity, Mapper, MappingMatch, ResolvedDeps } from "./mapper.ts";
-import { type ParsedSections, ProblemReporter, SectionedSource } from "./source.ts";
+import {
+  type Locate,
+  LocatedEntry,
+  type ParsedSections,
+  ProblemReporter,
+  SectionedSource,
+} from "./source.ts";
 import type { Problem } from "./store.ts";
+import { entryOffset, indexOfPath } from "./yaml_offsets.ts";
 
 const NAMESPACE = "kube-system";
 const NAME = "aws-auth";
 const KEYS = ["mapRoles", "mapUsers", "mapAccounts"] as const;
 
+/** The most YAML aliases one data value may expand (the `yaml` package's default too). */
+const MAX_ALIAS_COUNT = 100;
+
 function isBlank(v: string): boolean {
   const t = v.trim();
   return t === "" || t === "``" || t === '""' || t === "''";
+}
+
+/** How {@link parseAwsAuth} names places. */
+export interface AwsAuthParseOptions {
+  /**
+   * Turns an offset in one data value into a position. Default:
+   * `ConfigMap kube-system/aws-auth key mapRoles line 3`, with line and column in that value.
+   */
+  locate?: Locate;
+  /**
+   * Receives each data value's parsed YAML document before it is decoded (`validate` reads
+   * positions of entries and fields from it instead of parsing the text a second time).
+   */
+  onDocument?: (key: string, doc: Document.Parsed) => void;
+}
+
+/** Default positions: the data key, and the line and column in its value. */
+function keyLocator(where: string): (lc: LineCounter | undefined) => Locate {
+  return (lc) => (section, offset) => {
+    if (offset === undefined || lc === undefined) return { location: `${where} key ${section}` };
+    const { line, col } = lc.linePos(offset);
+    return { location: `${where} key ${section} line ${line}`, line, column: col };
+  };
 }
 
 /**
@@ -45,56 +80,68 @@ function isBlank(v: string): boolean {
  */
 export function parseAwsAuth(
   data: Readonly<Record<string, string>> | undefined,
-  where = `ConfigMap ${NAMESPACE}/${NAME}`,
+  opts: AwsAuthParseOptions = {},
 ): ParsedSections {
   const problems: Problem[] = [];
   const warnings: Problem[] = [];
   const out: ParsedSections = { roles: [], users: [], accounts: [], problems, warnings };
+  const defaultLocate = keyLocator(`ConfigMap ${NAMESPACE}/${NAME}`);
+  const report = (list: Problem[], at: ReturnType<Locate>, rule: RuleId, message: string) =>
+    list.push({ ...at, message, rule });
   for (const key of Object.keys(data ?? {})) {
     const known = KEYS.find((k) => k.toLowerCase() === key.toLowerCase());
     if (known !== undefined && known !== key) {
-      warnings.push({
-        location: `${where} key ${key}`,
-        message: `key ${key} is ignored: keys are case-sensitive, did you mean ${known}?`,
-      });
+      const locate = opts.locate ?? defaultLocate(undefined);
+      report(
+        warnings,
+        locate(key, undefined),
+        "key.case",
+        `key ${key} is ignored: keys are case-sensitive, did you mean ${known}?`,
+      );
     }
   }
   for (const key of KEYS) {
     const text = data?.[key];
     if (text === undefined || isBlank(text)) continue;
-    const lc = new LineCounter();
+    // A caller's locate maps offsets itself; only the default needs the line counter.
+    const lc = opts.locate === undefined ? new LineCounter() : undefined;
     const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
-    const at = (offset: number | undefined) =>
-      `${where} key ${key}${offset === undefined ? "" : ` line ${lc.linePos(offset).line}`}`;
-    if (doc.errors.length > 0) {
-      const err = doc.errors[0]!;
-      problems.push({
-        location: at(err.pos[0]),
-        message: `invalid YAML (${err.code}): ${
-          err.message.split("\n")[0]
-        }; keeping the last good ${key}`,
-      });
+    opts.onDocument?.(key, doc);
+    const locate = opts.locate ?? defaultLocate(lc);
+    const at = (offset: number | undefined) => locate(key, offset);
+    const keepLast = () => {
       if (key === "mapRoles") out.roles = undefined;
       else if (key === "mapUsers") out.users = undefined;
       else out.accounts = undefined;
+    };
+    if (doc.errors.length > 0) {
+      const err = doc.errors[0]!;
+      report(
+        problems,
+        at(err.pos[0]),
+        "syntax.yaml",
+        `invalid YAML (${err.code}): ${err.message.split("\n")[0]}; keeping the last good ${key}`,
+      );
+      keepLast();
       continue;
     }
     const items = isSeq(doc.contents) ? doc.contents.items : undefined;
-    const itemOffset = (i: number) =>
-      (items?.[i] as { range?: [number, number, number] } | undefined)?.range?.[0];
+    const itemOffset = (i: number) => entryOffset(doc.contents, i);
     if (key === "mapAccounts") {
       if (doc.contents !== null && !isSeq(doc.contents)) {
-        problems.push({
-          location: at(0),
-          message: "expected a list of account IDs; keeping the last good mapAccounts",
-        });
-        out.accounts = undefined;
+        report(
+          problems,
+          at(0),
+          "entry.type",
+          "expected a list of account IDs; keeping the last good mapAccounts",
+        );
+        keepLast();
         continue;
       }
       // The literal text of each scalar, so an unquoted 012345678901 keeps its leading zero.
       out.accounts = (items ?? []).flatMap((item, i) => {
         if (!isScalar(item)) {
-          problems.push({ location: at(itemOffset(i)), message: "expected an account ID" });
+          report(problems, at(itemOffset(i)), "entry.type", "expected an account ID");
           return [];
         }
         const s = item as Scalar;
@@ -103,22 +150,43 @@ export function parseAwsAuth(
       });
       continue;
     }
-    const opts: DecodeOptions = {
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    } catch (e) {
+      // The yaml package stops an alias expansion bomb with a ReferenceError.
+      report(
+        problems,
+        at(0),
+        "syntax.aliases",
+        `invalid YAML: ${(e as Error).message}; keeping the last good ${key}`,
+      );
+      keepLast();
+      continue;
+    }
+    const decodeOpts: DecodeOptions = {
       weak: false,
-      warn: (m) => warnings.push({ location: at(undefined), message: m }),
+      warn: (m: string, rule: RuleId, where: DecodeAt) => {
+        const index = indexOfPath(where.path);
+        report(
+          warnings,
+          at(index === undefined ? undefined : entryOffset(doc.contents, index, where.key)),
+          rule,
+          m,
+        );
+      },
     };
     const decodeAll = <T>(decode: (v: unknown, p: string, o: DecodeOptions) => T) =>
-      decodeList(doc.toJS(), decode, opts, (i, err) => {
-        problems.push({ location: at(itemOffset(i)), message: err.message });
-      }).map(({ index, value }) => ({ location: at(itemOffset(index)), value }));
+      decodeList(value, decode, decodeOpts, (i, err) => {
+        report(problems, at(itemOffset(i)), err.rule, err.message);
+      }).map(({ index, value }) => new LocatedEntry(value, index, () => at(itemOffset(index))));
     try {
       if (key === "mapRoles") out.roles = decodeAll(decodeRoleMapping);
       else out.users = decodeAll(decodeUserMapping);
     } catch (e) {
       if (!(e instanceof MappingDecodeError)) throw e;
-      problems.push({ location: at(0), message: `${e.message}; keeping the last good ${key}` });
-      if (key === "mapRoles") out.roles = undefined;
-      else out.users = undefined;
+      report(problems, at(0), e.rule, `${e.message}; keeping the last good ${key}`);
+      keepLast();
     }
   }
   return out;

@@ -12,11 +12,11 @@
  */
 
 import { canonicalizeArn } from "../aws/mod.ts";
-import type { RoleMapping, ServerConfig } from "../config/mod.ts";
+import { type RoleMapping, RuleError, type ServerConfig } from "../config/mod.ts";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { Informer, type KubeClient, kubeClientFor } from "./kube.ts";
 import type { Identity, Mapper, MappingMatch, ResolvedDeps } from "./mapper.ts";
-import { ProblemReporter } from "./source.ts";
+import { type Position, ProblemReporter } from "./source.ts";
 import { arnKey, type Located, MappingStore, type Problem } from "./store.ts";
 
 /** API group of the CRD. */
@@ -34,26 +34,78 @@ export interface IAMIdentityMapping extends KubernetesObject {
   status?: { canonicalARN?: string; userID?: string };
 }
 
-interface Good {
-  mapping: RoleMapping;
-  created: string;
-  name: string;
-}
-
+/**
+ * Decode and check one object's spec.
+ *
+ * @throws {RuleError} naming the rule the object breaks.
+ */
 function decodeSpec(obj: IAMIdentityMapping): RoleMapping {
   const spec = obj.spec;
-  if (spec === undefined || spec === null) throw new Error("spec is missing");
+  if (spec === undefined || spec === null) throw new RuleError("entry.type", "spec is missing");
   if (typeof spec.arn !== "string" || spec.arn === "") {
-    throw new Error("spec.arn must be a non-empty string");
+    throw new RuleError("entry.missing_arn", "spec.arn must be a non-empty string");
   }
-  if (typeof spec.username !== "string") throw new Error("spec.username must be a string");
+  if (typeof spec.username !== "string") {
+    throw new RuleError("entry.type", "spec.username must be a string");
+  }
   const groups = spec.groups ?? [];
   if (!Array.isArray(groups) || groups.some((g) => typeof g !== "string")) {
-    throw new Error("spec.groups must be a list of strings");
+    throw new RuleError("entry.type", "spec.groups must be a list of strings");
   }
   // Validates the ARN now, so a bad one is reported at load and never stored.
-  arnKey(spec.arn);
+  try {
+    arnKey(spec.arn);
+  } catch (e) {
+    throw new RuleError("arn.malformed", (e as Error).message);
+  }
   return { roleArn: spec.arn, username: spec.username, groups: groups as string[], userId: "" };
+}
+
+/** Where an object is reported: `IAMIdentityMapping NAME` by default. */
+export type LocateObject = (obj: IAMIdentityMapping) => Position;
+
+/** The default {@link LocateObject}. */
+export function objectLocation(obj: IAMIdentityMapping): Position {
+  return { location: `IAMIdentityMapping ${obj.metadata?.name ?? ""}` };
+}
+
+/**
+ * The role entries a list of IAMIdentityMapping objects stands for, in the server's order:
+ * oldest `metadata.creationTimestamp` first (then by name), so that when several objects map
+ * one ARN the oldest wins (port decision 9). Objects that do not decode or name a malformed ARN
+ * are left out and reported as problems. The CRD backend and `validate` both use this.
+ */
+export function crdRoleEntries(
+  objects: readonly IAMIdentityMapping[],
+  locate: LocateObject = objectLocation,
+): { roles: Located<RoleMapping>[]; problems: Problem[] } {
+  const good: { mapping: RoleMapping; created: string; name: string; obj: IAMIdentityMapping }[] =
+    [];
+  const problems: Problem[] = [];
+  for (const obj of objects) {
+    try {
+      good.push({
+        mapping: decodeSpec(obj),
+        created: String(obj.metadata?.creationTimestamp ?? ""),
+        name: obj.metadata?.name ?? "",
+        obj,
+      });
+    } catch (e) {
+      problems.push({
+        ...locate(obj),
+        message: (e as Error).message,
+        rule: e instanceof RuleError ? e.rule : "entry.type",
+      });
+    }
+  }
+  good.sort((a, b) =>
+    a.created < b.created ? -1 : a.created > b.created ? 1 : a.name < b.name ? -1 : 1
+  );
+  const roles = good.map((g): Located<RoleMapping> => {
+    const at = locate(g.obj);
+    return { ...at, value: g.mapping };
+  });
+  return { roles, problems };
 }
 
 /** Mappings from `IAMIdentityMapping` objects. */
@@ -62,7 +114,8 @@ export class CrdMapper implements Mapper {
   readonly name = "CRD" as const;
   /** Reserved username prefixes for this backend. */
   readonly usernamePrefixReserveList: readonly string[];
-  private readonly good = new Map<string, Good>();
+  /** The last good version of each object, by name. */
+  private readonly good = new Map<string, IAMIdentityMapping>();
   private readonly problems = new Map<string, Problem>();
   private readonly reporter: ProblemReporter;
   private store = MappingStore.EMPTY;
@@ -86,19 +139,14 @@ export class CrdMapper implements Mapper {
 
   private upsert(obj: IAMIdentityMapping): void {
     const name = obj.metadata?.name ?? "";
-    const location = `IAMIdentityMapping ${name}`;
-    try {
-      const mapping = decodeSpec(obj);
-      this.good.set(name, {
-        mapping,
-        name,
-        created: String(obj.metadata?.creationTimestamp ?? ""),
-      });
+    const problem = crdRoleEntries([obj]).problems[0];
+    if (problem === undefined) {
+      this.good.set(name, obj);
       this.problems.delete(name);
       this.enqueueStatus(name);
-    } catch (e) {
+    } else {
       const kept = this.good.has(name) ? "; its last good version keeps serving" : "";
-      this.problems.set(name, { location, message: `${(e as Error).message}${kept}` });
+      this.problems.set(name, { ...problem, message: `${problem.message}${kept}` });
     }
     this.dirty = true;
     this.report();
@@ -127,13 +175,7 @@ export class CrdMapper implements Mapper {
   private rebuild(): void {
     if (!this.dirty) return;
     this.dirty = false;
-    const sorted = [...this.good.values()].sort((a, b) =>
-      a.created < b.created ? -1 : a.created > b.created ? 1 : a.name < b.name ? -1 : 1
-    );
-    const roles: Located<RoleMapping>[] = sorted.map((g) => ({
-      location: `IAMIdentityMapping ${g.name}`,
-      value: g.mapping,
-    }));
+    const { roles } = crdRoleEntries([...this.good.values()]);
     const built = MappingStore.build(roles, [], []);
     this.store = built.store;
     this.reporter.report([...this.problems.values(), ...built.problems], built.warnings);

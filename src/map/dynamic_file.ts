@@ -16,17 +16,28 @@
 import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
 import {
   decodeAccounts,
+  type DecodeAt,
   decodeList,
   type DecodeOptions,
   decodeRoleMapping,
   decodeUserMapping,
+  jsonErrorOffset,
   MappingDecodeError,
+  type RuleId,
   type ServerConfig,
 } from "../config/mod.ts";
 import { WatchedFile } from "./file_watcher.ts";
 import type { Identity, Mapper, MappingMatch, ResolvedDeps } from "./mapper.ts";
-import { type ParsedSections, ProblemReporter, SectionedSource } from "./source.ts";
+import {
+  type Locate,
+  LocatedEntry,
+  type ParsedSections,
+  type Position,
+  ProblemReporter,
+  SectionedSource,
+} from "./source.ts";
 import type { Problem } from "./store.ts";
+import { entryOffset, indexOfPath } from "./yaml_offsets.ts";
 
 /** Byte offset → 1-based line. */
 function lineOf(text: string, offset: number): number {
@@ -35,108 +46,19 @@ function lineOf(text: string, offset: number): number {
   return line;
 }
 
-/**
- * Offset of the first JSON syntax error (V8's messages carry no position). Only called after
- * `JSON.parse` failed, so it only has to find where, not to build values.
- */
-export function jsonErrorOffset(text: string): number {
-  let i = 0;
-  const ws = () => {
-    while (i < text.length && " \t\r\n".includes(text[i]!)) i++;
-  };
-  const fail = (): never => {
-    throw i;
-  };
-  const lit = (word: string) => {
-    if (text.startsWith(word, i)) i += word.length;
-    else fail();
-  };
-  const str = () => {
-    if (text[i] !== '"') fail();
-    i++;
-    while (i < text.length && text[i] !== '"') {
-      if (text.charCodeAt(i) < 0x20) fail();
-      i += text[i] === "\\" ? 2 : 1;
-    }
-    if (i >= text.length) fail();
-    i++;
-  };
-  const value = (): void => {
-    ws();
-    const c = text[i];
-    if (c === "{") {
-      i++;
-      ws();
-      if (text[i] === "}") {
-        i++;
-        return;
-      }
-      for (;;) {
-        ws();
-        str();
-        ws();
-        if (text[i] !== ":") fail();
-        i++;
-        value();
-        ws();
-        if (text[i] === ",") i++;
-        else if (text[i] === "}") {
-          i++;
-          return;
-        } else fail();
-      }
-    } else if (c === "[") {
-      i++;
-      ws();
-      if (text[i] === "]") {
-        i++;
-        return;
-      }
-      for (;;) {
-        value();
-        ws();
-        if (text[i] === ",") i++;
-        else if (text[i] === "]") {
-          i++;
-          return;
-        } else fail();
-      }
-    } else if (c === '"') str();
-    else if (c === "t") lit("true");
-    else if (c === "f") lit("false");
-    else if (c === "n") lit("null");
-    else {
-      const m = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/.exec(text.slice(i));
-      if (m === null) fail();
-      i += m![0].length;
-    }
-  };
-  try {
-    value();
-    ws();
-    if (i < text.length) fail();
-  } catch (at) {
-    if (typeof at === "number") return at;
-    throw at;
-  }
-  return i;
-}
-
-/** Lines of the items of each top-level list, found only when a problem needs a location. */
-function itemLines(text: string): Map<string, number[]> {
-  const out = new Map<string, number[]>();
+/** The top-level lists of the file by lower-cased key, parsed only when a location is needed. */
+function topLevelLists(text: string): { lists: Map<string, unknown>; lc: LineCounter } {
+  const lists = new Map<string, unknown>();
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc });
-  if (!isMap(doc.contents)) return out;
-  for (const pair of doc.contents.items) {
-    if (!isScalar(pair.key) || !isSeq(pair.value)) continue;
-    const lines = pair.value.items.map((item) => {
-      const start = (item as { range?: [number, number, number] }).range?.[0] ?? 0;
-      return lc.linePos(start).line;
-    });
-    out.set(String(pair.key.value).toLowerCase(), lines);
+  if (isMap(doc.contents)) {
+    for (const pair of doc.contents.items) {
+      if (isScalar(pair.key) && isSeq(pair.value)) {
+        lists.set(String(pair.key.value).toLowerCase(), pair.value);
+      }
+    }
   }
-  return out;
+  return { lists, lc };
 }
 
 /** The parsed file: sections plus `LastUpdatedDateTime`. */
@@ -145,40 +67,69 @@ export interface ParsedDynamicFile extends ParsedSections {
   lastUpdated?: string;
 }
 
+/** How {@link parseDynamicFile} names places. */
+export interface DynamicFileParseOptions {
+  /**
+   * Turns an offset in the file (section `""` for the file as a whole) into a position.
+   * Default: `PATH line 9 (mapRoles[1])`, with line and column.
+   */
+  locate?: Locate;
+}
+
 /**
  * Parse the DynamicFile JSON. Never throws: problems are returned with locations, and
  * sections that cannot be read are left `undefined` (keep the last good one).
  */
-export function parseDynamicFile(text: string, path: string): ParsedDynamicFile {
+export function parseDynamicFile(
+  text: string,
+  path: string,
+  parseOpts: DynamicFileParseOptions = {},
+): ParsedDynamicFile {
   const problems: Problem[] = [];
   const warnings: Problem[] = [];
+  const custom = parseOpts.locate;
   let doc: unknown;
   try {
     doc = JSON.parse(text);
   } catch (e) {
     const msg = (e as Error).message.split("\n")[0];
-    const where = ` line ${lineOf(text, jsonErrorOffset(text))}`;
-    problems.push({ location: `${path}${where}`, message: `invalid JSON: ${msg}` });
+    const offset = jsonErrorOffset(text);
+    const line = lineOf(text, offset);
+    const at: Position = custom?.("", offset) ?? {
+      location: `${path} line ${line}`,
+      line,
+      column: offset - text.lastIndexOf("\n", offset - 1),
+    };
+    problems.push({ ...at, message: `invalid JSON: ${msg}`, rule: "syntax.json" });
     return { problems, warnings };
   }
   if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
-    problems.push({ location: path, message: "expected a JSON object at the top level" });
+    problems.push({
+      ...(custom?.("", 0) ?? { location: path }),
+      message: "expected a JSON object at the top level",
+      rule: "entry.type",
+    });
     return { problems, warnings };
   }
   // Go's encoding/json matches field names case-insensitively.
   const fields = new Map<string, unknown>();
   for (const [k, v] of Object.entries(doc)) fields.set(k.toLowerCase(), v);
 
-  let lines: Map<string, number[]> | undefined;
-  const where = (section: string, index?: number): string => {
-    if (index === undefined) return `${path} (${section})`;
-    lines ??= itemLines(text);
-    const line = lines.get(section.toLowerCase())?.[index];
-    return `${path}${line ? ` line ${line}` : ""} (${section}[${index}])`;
+  let parsed: ReturnType<typeof topLevelLists> | undefined;
+  const where = (section: string, index?: number, key?: string): Position => {
+    parsed ??= topLevelLists(text);
+    const list = parsed.lists.get(section.toLowerCase());
+    const offset = index === undefined ? undefined : entryOffset(list, index, key);
+    if (custom !== undefined) return custom(section, offset);
+    if (index === undefined) return { location: `${path} (${section})` };
+    if (offset === undefined) return { location: `${path} (${section}[${index}])` };
+    const { line, col } = parsed.lc.linePos(offset);
+    return { location: `${path} line ${line} (${section}[${index}])`, line, column: col };
   };
   const opts = (section: string): DecodeOptions => ({
     weak: false,
-    warn: (m) => warnings.push({ location: where(section), message: m }),
+    warn: (m: string, rule: RuleId, at: DecodeAt) =>
+      warnings.push({ ...where(section, indexOfPath(at.path), at.key), message: m, rule }),
   });
 
   const out: ParsedDynamicFile = { problems, warnings };
@@ -188,22 +139,20 @@ export function parseDynamicFile(text: string, path: string): ParsedDynamicFile 
   const section = <T>(
     name: string,
     decode: (v: unknown, p: string, o: DecodeOptions) => T,
-  ): { location: string; value: T }[] | undefined => {
+  ): LocatedEntry<T>[] | undefined => {
     try {
       return decodeList(fields.get(name.toLowerCase()), decode, opts(name), (i, err) => {
-        problems.push({ location: where(name, i), message: err.message });
-      }).map(({ index, value }) => ({
-        // A getter: finding the line costs a second parse, paid only when it is reported.
-        get location() {
-          return where(name, index);
-        },
-        value,
-      }));
+        problems.push({ ...where(name, i), message: err.message, rule: err.rule });
+      }).map(({ index, value }) =>
+        // Finding the position costs a second parse, paid only when it is reported.
+        new LocatedEntry(value, index, () => where(name, index))
+      );
     } catch (e) {
       if (!(e instanceof MappingDecodeError)) throw e;
       problems.push({
-        location: where(name),
+        ...where(name),
         message: `${e.message}; keeping the last good ${name}`,
+        rule: e.rule,
       });
       return undefined;
     }
@@ -215,8 +164,9 @@ export function parseDynamicFile(text: string, path: string): ParsedDynamicFile 
   } catch (e) {
     if (!(e instanceof MappingDecodeError)) throw e;
     problems.push({
-      location: where("mapAccounts"),
+      ...where("mapAccounts"),
       message: `${e.message}; keeping the last good mapAccounts`,
+      rule: e.rule,
     });
   }
   return out;

@@ -9,7 +9,31 @@
 
 import type { ServerConfig } from "../config/mod.ts";
 import type { Identity, Logger, Mapper, MappingMatch } from "./mapper.ts";
-import { MappingStore } from "./store.ts";
+import { LocatedEntry, positionFields } from "./source.ts";
+import { type Located, MappingStore } from "./store.ts";
+
+/**
+ * The entries of `server.mapRoles` / `server.mapUsers` with their locations: `file:line:col`
+ * when the config file kept positions, else the key path (`server.mapRoles[0]`).
+ */
+export function mountedFileEntries<T>(
+  config: Pick<ServerConfig, "source">,
+  key: "server.mapRoles" | "server.mapUsers",
+  values: readonly T[],
+): Located<T>[] {
+  const source = config.source;
+  return values.map((value, i) =>
+    new LocatedEntry(value, i, () => {
+      const pos = source?.locate(`${key}[${i}]`);
+      if (source === undefined || pos === undefined) return { location: `${key}[${i}]` };
+      return {
+        location: `${source.path}:${pos.line}:${pos.column}`,
+        line: pos.line,
+        column: pos.column,
+      };
+    })
+  );
+}
 
 /** Mappings from the config file. */
 export class MountedFileMapper implements Mapper {
@@ -24,18 +48,20 @@ export class MountedFileMapper implements Mapper {
    * @throws {Error} `backend-mode "MountedFile" creation failed: …` on the first invalid entry.
    */
   constructor(
-    config: Pick<ServerConfig, "mapRoles" | "mapUsers" | "mapAccounts" | "reservedPrefixConfig">,
+    config: Pick<
+      ServerConfig,
+      "mapRoles" | "mapUsers" | "mapAccounts" | "reservedPrefixConfig" | "source"
+    >,
     logger: Logger,
   ) {
-    const built = MappingStore.build(
-      config.mapRoles.map((value, i) => ({ location: `server.mapRoles[${i}]`, value })),
-      config.mapUsers.map((value, i) => ({ location: `server.mapUsers[${i}]`, value })),
-      config.mapAccounts,
-    );
+    const roles = mountedFileEntries(config, "server.mapRoles", config.mapRoles);
+    const users = mountedFileEntries(config, "server.mapUsers", config.mapUsers);
+    const built = MappingStore.build(roles, users, config.mapAccounts);
     const first = built.problems[0];
     if (first !== undefined) {
+      // `file:line:col: rule: message`, as `validate` prints it; the key path when no file.
       throw new Error(
-        `backend-mode "MountedFile" creation failed: ${first.location}: ${first.message}`,
+        `backend-mode "MountedFile" creation failed: ${first.location}: ${first.rule}: ${first.message}`,
       );
     }
     for (const w of built.warnings) {
@@ -43,6 +69,7 @@ export class MountedFileMapper implements Mapper {
         source: this.name,
         location: w.location,
         warning: w.message,
+        ...positionFields(w),
       });
     }
     this.store = built.store;

@@ -31,11 +31,34 @@ export {
   NOOP_METRICS,
   NotMappedError,
 } from "./mapper.ts";
-export { MountedFileMapper } from "./file.ts";
-export { DynamicFileMapper, parseDynamicFile } from "./dynamic_file.ts";
-export { ConfigMapMapper, parseAwsAuth } from "./config_map.ts";
-export { CRD_GROUP, CRD_PLURAL, CRD_VERSION, CrdMapper, type IAMIdentityMapping } from "./crd.ts";
+export { mountedFileEntries, MountedFileMapper } from "./file.ts";
+export {
+  DynamicFileMapper,
+  type DynamicFileParseOptions,
+  type ParsedDynamicFile,
+  parseDynamicFile,
+} from "./dynamic_file.ts";
+export { type AwsAuthParseOptions, ConfigMapMapper, parseAwsAuth } from "./config_map.ts";
+export {
+  CRD_GROUP,
+  CRD_PLURAL,
+  CRD_VERSION,
+  CrdMapper,
+  crdRoleEntries,
+  type IAMIdentityMapping,
+  type LocateObject,
+  objectLocation,
+} from "./crd.ts";
+export {
+  type Locate,
+  LocatedEntry,
+  type ParsedSections,
+  type Position,
+  positionFields,
+  type SectionEntry,
+} from "./source.ts";
 export { createDescribeInstances, Ec2PrivateDnsProvider } from "./ec2.ts";
-export { loadKubeConfig } from "./kube.ts";
+export { KubeApiError, KubeClient, loadKubeConfig } from "./kube.ts";
 export { INSTANCE_ID_SESSION, renderTemplate } from "./template.ts";
+export { ssoPrefix, ssoSuffixMatches } from "./sso.ts";
 export { arnKey, type Located, MappingStore, type Problem, type StoreEntry } from "./store.ts";

@@ -35,6 +35,7 @@ export class ProblemReporter {
         source: this.source,
         location: p.location,
         error: p.message,
+        ...positionFields(p),
       });
       this.metrics.mappingLoadErrors(this.source);
     }
@@ -46,18 +47,86 @@ export class ProblemReporter {
         source: this.source,
         location: w.location,
         warning: w.message,
+        ...positionFields(w),
       });
     }
     this.seen = next;
   }
 }
 
+/** The rule ID and position of a problem as log fields (`rule`, `line`, `column`). */
+export function positionFields(p: Problem): Record<string, unknown> {
+  const out: Record<string, unknown> = { rule: p.rule };
+  if (p.line !== undefined) {
+    out.line = p.line;
+    if (p.column !== undefined) out.column = p.column;
+  }
+  return out;
+}
+
+/** Where something a parser reports is: a location for logs, and a line and column when known. */
+export interface Position {
+  /** Human-readable location (`file:line:col`, `ConfigMap kube-system/aws-auth key mapRoles line 3`). */
+  location: string;
+  /** 1-based line. */
+  line?: number;
+  /** 1-based column. */
+  column?: number;
+}
+
+/**
+ * Turns an offset in the text a parser read (one `aws-auth` data value, or a whole DynamicFile)
+ * into a {@link Position}. Each parser has its own default; `validate` passes one that maps
+ * offsets back to the file the text was found in.
+ */
+export type Locate = (section: string, offset: number | undefined) => Position;
+
+/** A parsed entry: its location, and its index in its section's list as written. */
+export interface SectionEntry<T> extends Located<T> {
+  /** Index in the section's list (entries that failed to decode leave gaps). */
+  readonly index: number;
+}
+
+/** A {@link SectionEntry} whose position is found only when something asks for it. */
+export class LocatedEntry<T> implements SectionEntry<T> {
+  #at: (() => Position) | undefined;
+  #pos: Position | undefined;
+
+  /** @param value the entry; @param index its index; @param at finds its position */
+  constructor(readonly value: T, readonly index: number, at: () => Position) {
+    this.#at = at;
+  }
+
+  #position(): Position {
+    if (this.#pos === undefined) {
+      this.#pos = this.#at!();
+      this.#at = undefined;
+    }
+    return this.#pos;
+  }
+
+  /** Where the entry is. */
+  get location(): string {
+    return this.#position().location;
+  }
+
+  /** 1-based line, when known. */
+  get line(): number | undefined {
+    return this.#position().line;
+  }
+
+  /** 1-based column, when known. */
+  get column(): number | undefined {
+    return this.#position().column;
+  }
+}
+
 /** A freshly parsed source; a section left `undefined` could not be read at all. */
 export interface ParsedSections {
   /** Role entries, or `undefined` to keep the last good section. */
-  roles?: Located<RoleMapping>[];
+  roles?: SectionEntry<RoleMapping>[];
   /** User entries, or `undefined` to keep the last good section. */
-  users?: Located<UserMapping>[];
+  users?: SectionEntry<UserMapping>[];
   /** Accounts, or `undefined` to keep the last good section. */
   accounts?: string[];
   /** Problems found while parsing. */

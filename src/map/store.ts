@@ -7,9 +7,11 @@
  * @module
  */
 
-import { canonicalizeArn, stripPath } from "../aws/mod.ts";
+import { ArnError, canonicalizeArn, stripPath } from "../aws/mod.ts";
 import {
   type RoleMapping,
+  RuleError,
+  type RuleId,
   ssoArnLike,
   type UserMapping,
   validateRoleMapping,
@@ -24,15 +26,50 @@ export interface Problem {
   location: string;
   /** What is wrong. */
   message: string;
+  /** The rule it breaks, from the catalogue `validate` reports (`entry.missing_arn`, …). */
+  rule: RuleId;
+  /** 1-based line in the text the source was parsed from, when known. */
+  line?: number;
+  /** 1-based column in that text, when known. */
+  column?: number;
 }
 
 /** A decoded entry with its location, in source order. */
 export interface Located<T> {
   /** Where the entry is (read only when something is reported, so it may be a getter). */
   readonly location: string;
+  /** 1-based line of the entry in the parsed text, when known (may be a getter). */
+  readonly line?: number;
+  /** 1-based column of the entry in the parsed text, when known (may be a getter). */
+  readonly column?: number;
   /** The decoded entry. */
   value: T;
 }
+
+/** The problem `rule`/`message` at the place of `src`. */
+function problemAt(
+  src: { readonly location: string; readonly line?: number; readonly column?: number },
+  rule: RuleId,
+  message: string,
+): Problem {
+  const p: Problem = { location: src.location, message, rule };
+  const line = src.line;
+  if (line !== undefined) {
+    p.line = line;
+    p.column = src.column;
+  }
+  return p;
+}
+
+/** The rule an error thrown while building an entry breaks. */
+function ruleOf(e: unknown): RuleId {
+  if (e instanceof RuleError) return e.rule;
+  if (e instanceof ArnError) return "arn.malformed";
+  return "entry.type";
+}
+
+/** Where an entry is. */
+type Src = { readonly location: string; readonly line?: number; readonly column?: number };
 
 interface Entry {
   /** Position in source order (roles first, then users), for "first match wins". */
@@ -148,19 +185,20 @@ export class MappingStore {
     const warnings: Problem[] = [];
     const roleMap = new Map<string, Entry>();
     const ssoRoles: SsoEntry[] = [];
-    const ssoSeen = new Map<string, { readonly location: string }>();
+    const ssoSeen = new Map<string, Src>();
     const userMap = new Map<string, Entry>();
     let order = 0;
 
     const put = (map: Map<string, Entry>, key: string, entry: Entry) => {
       const prior = map.get(key);
       if (prior) {
-        warnings.push({
-          location: entry.src.location,
-          message: `duplicate mapping for ${
+        warnings.push(problemAt(
+          entry.src,
+          "entry.duplicate",
+          `duplicate mapping for ${
             JSON.stringify(key)
           } is ignored; the first one (${prior.src.location}) wins`,
-        });
+        ));
         return;
       }
       map.set(key, entry);
@@ -171,7 +209,9 @@ export class MappingStore {
       kind: StoreEntry["kind"],
     ): Entry => {
       const m = src.value;
-      if (m.username === "") throw new Error("value for username must be supplied");
+      if (m.username === "") {
+        throw new RuleError("username.empty", "value for username must be supplied");
+      }
       return {
         order: order++,
         kind,
@@ -195,7 +235,8 @@ export class MappingStore {
         return;
       }
       if (userId === "") {
-        throw new Error(
+        throw new RuleError(
+          "entry.strict_mode",
           `value for userid must be supplied when dynamicfileUserIDStrict is true (${what} alone is not enough)`,
         );
       }
@@ -205,10 +246,11 @@ export class MappingStore {
         } catch (e) {
           // Kept, so that the unique ID stays claimed and always denies (docs/security.md case 39).
           base.poisoned = true;
-          problems.push({
-            location: base.src.location,
-            message: `${what}: ${(e as Error).message}; this user ID is denied until it is fixed`,
-          });
+          problems.push(problemAt(
+            base.src,
+            "arn.malformed",
+            `${what}: ${(e as Error).message}; this user ID is denied until it is fixed`,
+          ));
         }
       }
       put(map, userId, base);
@@ -224,17 +266,21 @@ export class MappingStore {
         const base = common(item, value.sso === undefined ? "role" : "sso");
         if (value.sso !== undefined) {
           if (strict) {
-            throw new Error("sso mappings are not supported in dynamicfileUserIDStrict mode");
+            throw new RuleError(
+              "entry.strict_mode",
+              "sso mappings are not supported in dynamicfileUserIDStrict mode",
+            );
           }
           const pattern = ssoArnLike(value.sso);
           const prior = ssoSeen.get(pattern);
           if (prior !== undefined) {
-            warnings.push({
-              location: item.location,
-              message: `duplicate mapping for ${
+            warnings.push(problemAt(
+              item,
+              "entry.duplicate",
+              `duplicate mapping for ${
                 JSON.stringify(pattern)
               } is ignored; the first one (${prior.location}) wins`,
-            });
+            ));
             continue;
           }
           ssoSeen.set(pattern, item);
@@ -243,7 +289,7 @@ export class MappingStore {
         }
         addArnEntry(roleMap, value.roleArn, value.userId, base, "rolearn");
       } catch (e) {
-        problems.push({ location: item.location, message: (e as Error).message });
+        problems.push(problemAt(item, ruleOf(e), (e as Error).message));
       }
     }
     for (const item of users) {
@@ -252,7 +298,7 @@ export class MappingStore {
         if (!(strict && value.userArn === "" && value.userId !== "")) validateUserMapping(value);
         addArnEntry(userMap, value.userArn, value.userId, common(item, "user"), "userarn");
       } catch (e) {
-        problems.push({ location: item.location, message: (e as Error).message });
+        problems.push(problemAt(item, ruleOf(e), (e as Error).message));
       }
     }
     const store = new MappingStore(roleMap, ssoRoles, userMap, new Set(accounts), strict);

@@ -171,6 +171,41 @@ Deno.test("config files: YAML and JSON by extension, viper's error wording", asy
   }
 });
 
+Deno.test("config syntax errors name file:line:col and the rule ID validate reports", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // One mis-indented line (the issue's example).
+    await Deno.writeTextFile(
+      `${dir}/m.yaml`,
+      "clusterID: x\nserver:\n  port: 1\n  mapRoles: a: b\n",
+    );
+    await assert.rejects(loadConfigFile(`${dir}/m.yaml`), (e) =>
+      e instanceof CliError &&
+      e.message ===
+        `Can't read configuration file "${dir}/m.yaml": While parsing config: ${dir}/m.yaml:4:13: syntax.yaml: Nested mappings are not allowed in compact mappings`);
+    await Deno.writeTextFile(`${dir}/b.json`, '{\n  "server": {"port": 1,}\n}\n');
+    await assert.rejects(
+      loadConfigFile(`${dir}/b.json`),
+      (e) =>
+        e instanceof CliError &&
+        e.message.startsWith(
+          `Can't read configuration file "${dir}/b.json": While parsing config: ${dir}/b.json:2:24: syntax.json: `,
+        ),
+    );
+    // Positions of keys, for start-up errors about them.
+    await Deno.writeTextFile(`${dir}/ok.yaml`, "server:\n  mapRoles:\n    - rolearn: x\n");
+    const src = await loadConfigFile(`${dir}/ok.yaml`);
+    assert.deepEqual(src.locate?.("SERVER.maproles[0]"), { line: 3, column: 7 });
+    await Deno.writeTextFile(`${dir}/ok.json`, '{"server": {\n "mapRoles": [{"rolearn": "x"}]}}');
+    const json = await loadConfigFile(`${dir}/ok.json`);
+    assert.equal(json.locate?.("server.mapRoles[0]"), undefined);
+    await json.loadPositions?.();
+    assert.deepEqual(json.locate?.("server.mapRoles[0]"), { line: 2, column: 15 });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("feature gates: known gates, AllAlpha, unknown gate and bad value errors", () => {
   const g = new FeatureGates({ SSORoleMatch: "true" });
   assert.equal(g.enabled("SSORoleMatch"), true);

@@ -243,3 +243,37 @@ Deno.test("server under umask 0000: cert 0644, key 0600, kubeconfig 0644; mappin
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("start-up errors carry the file:line:col and rule ID validate reports for the same problem", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const cases = [
+      // A mis-indented line: the YAML does not parse.
+      `clusterID: x\nserver:\n  port: 0\n  mapRoles: a: b\n`,
+      // A MountedFile entry without an ARN.
+      `clusterID: x\nserver:\n  port: 0\n  healthPort: 0\n  stateDir: ${dir}/s\n  mapRoles:\n    - username: nobody\n`,
+      // A config value the server refuses.
+      `clusterID: x\nserver:\n  partition: mars\n`,
+    ];
+    for (const [i, text] of cases.entries()) {
+      const path = `${dir}/c${i}.yaml`;
+      await Deno.writeTextFile(path, text);
+      const server = spawnServer(["--config", path], { AWS_REGION: "us-east-1" });
+      assert.equal((await server.status).code, 1, server.stderr());
+      const v = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", MAIN, "validate", "-o", "json", path],
+        stdout: "piped",
+      }).output();
+      const report = JSON.parse(new TextDecoder().decode(v.stdout));
+      const f = report.findings.find((x: { severity: string }) => x.severity === "error");
+      assert.ok(f, JSON.stringify(report));
+      const where = `${path}:${f.line}:${f.column}: ${f.rule}: `;
+      assert.ok(
+        server.stderr().replaceAll('\\"', '"').includes(where),
+        `server stderr lacks ${where}:\n${server.stderr()}`,
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -212,7 +212,7 @@ Deno.test("a backend that cannot decide denies; account auto-mapping does not ov
 Deno.test("MountedFile: an invalid entry stops the chain from being built", async () => {
   await assert.rejects(
     createMapperChain(config({ mapRoles: [{ rolearn: "arn:aws:iam::bad", username: "x" }] })),
-    /^Error: backend-mode "MountedFile" creation failed: server\.mapRoles\[0\]: arn 'arn:aws:iam::bad' is invalid/,
+    /^Error: backend-mode "MountedFile" creation failed: server\.mapRoles\[0\]: arn\.malformed: arn 'arn:aws:iam::bad' is invalid/,
   );
 });
 

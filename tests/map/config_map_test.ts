@@ -79,9 +79,34 @@ Deno.test("parseAwsAuth: the Go fixtures' quirks", async (t) => {
     assert.deepEqual(p.roles?.map((r) => r.value.username), ["admin", "c"]);
     assert.deepEqual(p.problems, [{
       location: "ConfigMap kube-system/aws-auth key mapRoles line 5",
+      line: 5,
+      column: 3,
       message: "[1].rolearn: expected a string, got number",
+      rule: "entry.type",
     }]);
   });
+});
+
+Deno.test("parseAwsAuth: an alias bomb is a problem with its rule, not a crash", () => {
+  let bomb = "- &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (let i = 1; i < 10; i++) bomb += `- &a${i} [${`*a${i - 1}, `.repeat(10)}]\n`;
+  const p = parseAwsAuth({ mapRoles: bomb, mapUsers: USERS });
+  assert.equal(p.roles, undefined);
+  assert.equal(p.users?.length, 1);
+  assert.equal(p.problems[0]?.rule, "syntax.aliases");
+  assert.match(p.problems[0]!.message, /keeping the last good mapRoles$/);
+});
+
+Deno.test("parseAwsAuth: problems carry rule IDs and positions in the key's text", () => {
+  const p = parseAwsAuth({
+    mapRoles: `${ROLES}- rolearn: arn:aws:iam::${ACCT}:role/B\n  username: b\n  grups: [x]\n`,
+    MapUsers: USERS,
+  });
+  assert.deepEqual(
+    p.warnings.map((w) => [w.rule, w.line, w.column]),
+    [["key.case", undefined, undefined], ["key.unknown", 7, 3]],
+  );
+  assert.match(p.warnings[1]!.message, /did you mean "groups"\?/);
 });
 
 Deno.test("EKSConfigMap against kube-apiserver", async (t) => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { CrdMapper } from "../../src/map/crd.ts";
+import { CrdMapper, crdRoleEntries, type IAMIdentityMapping } from "../../src/map/crd.ts";
 import { resolveDeps } from "../../src/map/mapper.ts";
 import { identity, recordingLogger, recordingMetrics, waitFor } from "./_helpers.ts";
 import { deleteMapping, getMapping, installCrd, putMapping, startKube } from "./_kube.ts";
@@ -7,6 +7,32 @@ import { deleteMapping, getMapping, installCrd, putMapping, startKube } from "./
 const ACCT = "123456789012";
 const ADMIN = identity(`arn:aws:sts::${ACCT}:assumed-role/Admin/alice`);
 const ALICE = identity(`arn:aws:iam::${ACCT}:user/Alice`);
+
+Deno.test("crdRoleEntries: oldest first, bad objects are problems with rule IDs", () => {
+  const obj = (name: string, created: string, spec: unknown): IAMIdentityMapping => ({
+    metadata: { name, creationTimestamp: created as unknown as Date },
+    spec: spec as IAMIdentityMapping["spec"],
+  });
+  const arn = "arn:aws:iam::123456789012:role/R";
+  const { roles, problems } = crdRoleEntries([
+    obj("new", "2024-02-01T00:00:00Z", { arn, username: "new" }),
+    obj("old", "2024-01-01T00:00:00Z", { arn, username: "old" }),
+    obj("b-same", "2024-01-01T00:00:00Z", { arn, username: "b" }),
+    obj("group", "2024-01-01T00:00:00Z", { arn: "arn:aws:iam::1:group/g", username: "g" }),
+    obj("nospec", "2024-01-01T00:00:00Z", undefined),
+    obj("noarn", "2024-01-01T00:00:00Z", { username: "x" }),
+  ]);
+  assert.deepEqual(roles.map((r) => [r.location, r.value.username]), [
+    ["IAMIdentityMapping b-same", "b"],
+    ["IAMIdentityMapping old", "old"],
+    ["IAMIdentityMapping new", "new"],
+  ]);
+  assert.deepEqual(problems.map((p) => [p.location, p.rule]), [
+    ["IAMIdentityMapping group", "arn.malformed"],
+    ["IAMIdentityMapping nospec", "entry.type"],
+    ["IAMIdentityMapping noarn", "entry.missing_arn"],
+  ]);
+});
 
 Deno.test("CRD backend against kube-apiserver", async (t) => {
   const kube = await startKube();

@@ -144,7 +144,10 @@ Deno.test("invalid entries are dropped with file and line; valid ones apply", ()
   assert.equal(parsed.roles?.length, 1);
   assert.deepEqual(parsed.problems, [{
     location: "/etc/m.json line 9 (mapRoles[1])",
+    line: 9,
+    column: 5,
     message: "[1].rolearn: expected a string, got number",
+    rule: "entry.type",
   }]);
 });
 

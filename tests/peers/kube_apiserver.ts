@@ -53,6 +53,12 @@ export interface KubeApiServer {
    * certificates and flags; resolves when `/readyz` answers again.
    */
   restartApiServer(): Promise<void>;
+  /**
+   * Writes a kubeconfig for another user: a client certificate with CN `name` and O `groups`,
+   * signed by the cluster CA, with no RBAC rights of its own (tests grant what they need).
+   * Resolves to the kubeconfig's path.
+   */
+  userKubeconfig(name: string, groups?: string[]): Promise<string>;
   /** Stops kube-apiserver and etcd and removes the temporary directory. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -192,6 +198,39 @@ async function writeCerts(dir: string): Promise<void> {
   ], dir);
   // --service-account-key-file reads public keys (or PKCS#1/SEC1 private keys), not PKCS#8.
   await run("openssl", ["pkey", "-in", "sa.key", "-pubout", "-out", "sa.pub"], dir);
+}
+
+/** A client certificate for `cn` in groups `orgs`, signed by the CA in `dir`. */
+async function userCert(dir: string, file: string, cn: string, orgs: string[]): Promise<void> {
+  const subj = [...orgs.map((o) => `/O=${o}`), `/CN=${cn}`].join("");
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  await run("openssl", [
+    "req",
+    ...ec,
+    "-keyout",
+    `${file}.key`,
+    "-out",
+    `${file}.csr`,
+    "-subj",
+    subj,
+  ], dir);
+  await run("openssl", [
+    "x509",
+    "-req",
+    "-in",
+    `${file}.csr`,
+    "-CA",
+    "ca.crt",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-days",
+    "3",
+    "-extfile",
+    "client.ext",
+    "-out",
+    `${file}.crt`,
+  ], dir);
 }
 
 /** Writes a kubeconfig for the admin client certificate. */
@@ -492,6 +531,19 @@ export async function startKubeApiServer(
       caCertPath: `${dir}/ca.crt`,
       dir,
       apiServerLogPath: apiLog,
+      async userKubeconfig(name: string, groups: string[] = []) {
+        const file = `user-${name.replace(/[^a-zA-Z0-9-]/g, "_")}`;
+        await userCert(dir, file, name, groups);
+        const path = `${dir}/${file}.kubeconfig`;
+        await Deno.writeTextFile(
+          path,
+          adminKubeconfig(server, dir)
+            .replace(`${dir}/admin.crt`, `${dir}/${file}.crt`)
+            .replace(`${dir}/admin.key`, `${dir}/${file}.key`)
+            .replaceAll("aia-e2e-admin", name),
+        );
+        return path;
+      },
       async restartApiServer() {
         if (stopped) throw new Error("restartApiServer() called after stop()");
         await apiserver?.stop();
