@@ -6,7 +6,7 @@
  * credentials and `AWS_ENDPOINT_URL_STS` pointing at the peer, sends it to the webhook the way
  * kube-apiserver does (a TokenReview POST, trusting only the CA from the generated webhook
  * kubeconfig), prints who it mapped to or why it was denied, lets the denied user ask `explain`
- * why, then stops everything.
+ * why, has `validate` catch a broken `aws-auth` edit before it is applied, then stops everything.
  *
  * @module
  */
@@ -67,6 +67,23 @@ server:
     username: dev:{{SessionName}}
     groups:
     - developers
+`;
+
+/** An edit of aws-auth with the two classic mistakes (see the validate step). */
+const BROKEN_AWS_AUTH = `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: aws-auth
+  namespace: kube-system
+data:
+  mapRoles: |
+    - rolearn: arn:aws:iam::111122223333:role/Developers
+      username: dev:{{SessionName}}
+     groups:
+        - developers
+  mapUsers: |
+    - rolearn: arn:aws:iam::111122223333:role/Ops
+      username: ops
 `;
 
 /** The environment kubectl would give the exec plugin: a peer principal's credentials. */
@@ -217,9 +234,29 @@ async function main(): Promise<number> {
     const text = new TextDecoder().decode(explained.stdout);
     // The token URL line is long and says nothing new here.
     for (const line of text.trimEnd().split("\n")) {
-      if (!line.trimStart().startsWith("URL: ")) print(`  ${line}`);
+      if (!line.trimStart().startsWith("URL: ")) print(`  ${line.replaceAll(`${STATE}/`, "")}`);
     }
     print(`  (exit ${explained.code}: 0 authenticated, 1 denied, 2 no verdict)`);
+    print();
+
+    // An administrator's edit of aws-auth, checked before `kubectl apply`: one line indented
+    // one space short (the server would keep the last good mapRoles, silently), and a role put
+    // under mapUsers (the server would drop it).
+    const edit = `${STATE}/aws-auth.yaml`;
+    await Deno.writeTextFile(edit, BROKEN_AWS_AUTH);
+    print(
+      "an aws-auth edit, checked before kubectl apply: aws-iam-authenticator validate aws-auth.yaml",
+    );
+    const validated = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${ROOT}main.ts`, "validate", edit],
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    for (const line of new TextDecoder().decode(validated.stdout).trimEnd().split("\n")) {
+      print(`  ${line.replace(`${STATE}/`, "")}`);
+    }
+    print(`  (exit ${validated.code}: 0 clean, 1 errors, 2 could not read)`);
     print();
     return 0;
   } finally {

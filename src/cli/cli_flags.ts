@@ -541,6 +541,15 @@ export async function loadConfigFile(
   } catch (e) {
     throw fail(goFsError("open", path, e));
   }
+  // Bounds before any parse, as validate's (docs/validate.md#limits): a config file is small, and
+  // a huge, binary or absurdly nested one must fail at once, not exhaust the parser.
+  const limits = await import("../config/mod.ts");
+  if (text.length > limits.MAX_INPUT_BYTES) {
+    throw fail(`While parsing config: ${path}: input.too_large: the file is larger than 16 MiB`);
+  }
+  if (text.includes("\0")) {
+    throw fail(`While parsing config: ${path}: input.binary: the file is not text`);
+  }
   let doc: unknown;
   let locate: ((key: string) => { line: number; column: number } | undefined) | undefined;
   const positions = async () => {
@@ -554,13 +563,17 @@ export async function loadConfigFile(
     } catch (e) {
       const msg = (e instanceof Error ? e.message : String(e)).split("\n")[0];
       // Only on this error path: where the JSON broke.
-      const { jsonErrorOffset } = await import("../config/mod.ts");
-      const offset = jsonErrorOffset(text);
+      const offset = limits.jsonErrorOffset(text);
       const line = text.slice(0, offset).split("\n").length;
       const column = offset - text.lastIndexOf("\n", offset - 1);
       throw fail(`While parsing config: ${path}:${line}:${column}: syntax.json: ${msg}`);
     }
   } else {
+    if (limits.depthExceeded(text) !== undefined) {
+      throw fail(
+        `While parsing config: ${path}: input.too_deep: the YAML nests deeper than ${limits.MAX_DEPTH} levels`,
+      );
+    }
     const { yaml, lc, parsed } = await positions();
     const err = parsed.errors[0];
     if (err !== undefined) {

@@ -91,6 +91,8 @@ export interface ExplainCliDeps {
   fetch?: typeof fetch;
   /** The clock. */
   now?: () => Date;
+  /** Standard input, at most `max` bytes (`--mapping -`). */
+  readStdin?: (max: number) => Promise<Uint8Array>;
 }
 
 async function run(ctx: CommandContext, cli: CliDeps, x: ExplainCliDeps): Promise<number> {
@@ -110,6 +112,8 @@ async function run(ctx: CommandContext, cli: CliDeps, x: ExplainCliDeps): Promis
   const configPath = ctx.flags.values.get("config") as string;
   if (configPath !== "") {
     const { buildServerConfig } = await import("../config/mod.ts");
+    // Positions for the entries' locations (`config.yaml:12:5`), as the server reports them.
+    await ctx.config.loadPositions?.();
     try {
       serverConfig = buildServerConfig({ file: ctx.config, env: () => undefined });
     } catch (e) {
@@ -139,7 +143,11 @@ async function run(ctx: CommandContext, cli: CliDeps, x: ExplainCliDeps): Promis
         : undefined,
       context: ctx.flags.values.get("context") as string,
       offline,
-    }, { readTextFile: cli.readTextFile, env: cli.env });
+    }, {
+      readTextFile: cli.readTextFile,
+      env: cli.env,
+      readStdin: x.readStdin ?? (await import("./validate.ts")).readStdinCapped,
+    });
   } catch (e) {
     throw new CliError(`explain: ${(e as Error).message}`, 2);
   }

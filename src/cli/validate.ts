@@ -72,7 +72,8 @@ export interface ValidateDeps extends CliDeps {
   readStdin(max: number): Promise<Uint8Array>;
 }
 
-async function readStdinCapped(max: number): Promise<Uint8Array> {
+/** Reads standard input, keeping at most `max + 1` bytes (one over says "too large"). */
+export async function readStdinCapped(max: number): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let total = 0;
   for await (const chunk of Deno.stdin.readable) {

@@ -65,6 +65,8 @@ export interface DecodeAt {
   path: string;
   /** The key the warning is about, as written (unknown fields). */
   key?: string;
+  /** The key's value when it is an ARN written under the other section's key (`rolearn` in a user entry). */
+  value?: string;
 }
 
 /** Options of the decoder. */
@@ -153,7 +155,7 @@ function foldFields(
         opts.warn(
           `${path}: key "${k}" belongs in ${section} entries and is ignored here`,
           "key.wrong_section",
-          { path, key: k },
+          { path, key: k, value: typeof rec[k] === "string" ? rec[k] as string : undefined },
         );
       } else if (opts.warn !== undefined) {
         const near = closestKey(k, names);

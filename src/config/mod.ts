@@ -59,3 +59,10 @@ export {
   type Severity,
 } from "./rules.ts";
 export { jsonErrorOffset } from "./json_offset.ts";
+export {
+  decodeText,
+  depthExceeded,
+  MAX_ALIAS_COUNT,
+  MAX_DEPTH,
+  MAX_INPUT_BYTES,
+} from "./limits.ts";

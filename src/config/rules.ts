@@ -54,6 +54,12 @@ export const RULES = {
       "A document is none of the formats validate checks (server config, aws-auth ConfigMap, DynamicFile, backend-mode file, IAMIdentityMapping).",
     fix: "Pass only mapping files, or ignore this if the document belongs to something else.",
   },
+  "file.writable": {
+    severity: "warning",
+    description:
+      "Group or others can write a file the server reads (its config, the DynamicFile, the backend-mode file) or the directory that holds it: whoever can write it can map themselves to system:masters. The server logs the same warning and sets mapping_file_writable_by_others.",
+    fix: "Remove the write bits for group and others (`chmod go-w PATH`).",
+  },
   "syntax.yaml": {
     severity: "error",
     description: "The YAML does not parse (the server keeps its last good mapping, or stops).",

@@ -9,7 +9,9 @@
 
 import { BACKEND_MODES, type BackendMode, canonicalBackendMode } from "../config/mod.ts";
 import type { ServerConfig } from "../config/mod.ts";
+import { parseArn } from "../aws/mod.ts";
 import {
+  arnKey,
   createDescribeInstances,
   MappingStore,
   MountedFileMapper,
@@ -177,6 +179,8 @@ export interface LoadedMapping {
 export interface LoadDeps extends SourceDeps {
   /** Environment lookup (region for EC2). */
   env: (name: string) => string | undefined;
+  /** Reads standard input, at most `max` bytes (for `--mapping -`). */
+  readStdin?: (max: number) => Promise<Uint8Array>;
 }
 
 function ec2Lookup(
@@ -198,6 +202,44 @@ function ec2Lookup(
   };
 }
 
+type Validate = typeof import("../validate/mod.ts");
+
+/** One backend from every source of its kind, entries in the order given (the first wins). */
+function combine(
+  name: "EKSConfigMap" | "DynamicFile",
+  sources: readonly SectionsSourceLike[],
+  userIdStrict: boolean,
+): Omit<ExplainBackend, "reserved"> {
+  const { store } = MappingStore.build(
+    sources.flatMap((s) => s.parsed.roles ?? []),
+    sources.flatMap((s) => s.parsed.users ?? []),
+    sources.flatMap((s) => s.parsed.accounts ?? []),
+    { userIdStrict },
+  );
+  return { name, origin: sources.map((s) => s.file).join(", "), store };
+}
+
+type SectionsSourceLike = import("../validate/mod.ts").SectionsSource;
+
+/**
+ * Whether a finding of `validate` concerns the identity: it names its ARN (or the same principal
+ * name in the same account) or its account.
+ */
+function concerns(subject: string, canonicalArn: string): boolean {
+  try {
+    if (subject.startsWith("arn:")) {
+      if (arnKey(subject) === arnKey(canonicalArn)) return true;
+      const a = parseArn(subject);
+      const b = parseArn(canonicalArn);
+      const name = (r: string) => r.split("/").at(-1)?.toLowerCase();
+      return a.accountId === b.accountId && name(a.resource) === name(b.resource);
+    }
+    return subject === parseArn(canonicalArn).accountId;
+  } catch {
+    return false;
+  }
+}
+
 /** Reads every mapping source the user gave and builds the backends the server would consult. */
 export async function loadMappingSources(
   inputs: MappingInputs,
@@ -207,24 +249,98 @@ export async function loadMappingSources(
     ? `--config ${inputs.configPath} --kubeconfig ~/.kube/config`
     : "--kubeconfig ~/.kube/config";
   const privateDnsName = inputs.offline ? undefined : ec2Lookup(inputs.serverConfig, deps.env);
-  const provided: ProvidedBackends = {};
-  if (inputs.mappingFiles.length > 0 || inputs.kubeconfig !== undefined) {
-    throw new Error("--mapping and --kubeconfig are read by the validate loader");
+  if (
+    inputs.serverConfig === undefined && inputs.mappingFiles.length === 0 &&
+    inputs.kubeconfig === undefined
+  ) {
+    return { notes: [], adminSource, privateDnsName };
   }
-  if (inputs.serverConfig === undefined) {
+  const v: Validate = await import("../validate/mod.ts");
+  const files: import("../validate/mod.ts").Input[] = [];
+  if (inputs.configPath !== "") files.push({ path: inputs.configPath });
+  const dynamicPath = inputs.serverConfig?.dynamicFilePath ?? "";
+  if (dynamicPath !== "") {
+    // Read as the server reads it: a file that does not exist is an empty backend.
+    try {
+      files.push({ name: dynamicPath, text: await deps.readTextFile(dynamicPath) });
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+  for (const f of inputs.mappingFiles) {
+    if (f !== "-") files.push({ path: f });
+    else if (deps.readStdin) {
+      files.push({ name: "<stdin>", bytes: await deps.readStdin(v.MAX_INPUT_BYTES) });
+    } else throw new Error("--mapping - needs standard input");
+  }
+  let read = await v.readMappingSources(files);
+  if (read.unreadable) {
+    const why = read.findings.filter((f) => v.UNREADABLE_RULES.has(f.rule))
+      .map((f) => `${f.file}: ${f.message}`);
+    throw new Error(`cannot read the mapping sources: ${why.join("; ")}`);
+  }
+  const notes: string[] = [];
+  if (inputs.kubeconfig !== undefined) {
+    read = await v.readCluster({ kubeconfig: inputs.kubeconfig, context: inputs.context }, read);
+  }
+  const { sources } = read;
+  const config = inputs.serverConfig ?? sources.config?.config;
+  const configPath = inputs.serverConfig ? inputs.configPath : sources.config?.file ?? "";
+  const strict = config?.dynamicFileUserIdStrict ?? false;
+  const provided: ProvidedBackends = {};
+  const { EKSConfigMap, DynamicFile, CRD } = sources.backends;
+  if (DynamicFile.length > 0) provided.DynamicFile = combine("DynamicFile", DynamicFile, strict);
+  if (EKSConfigMap.length > 0) provided.EKSConfigMap = combine("EKSConfigMap", EKSConfigMap, false);
+  if (CRD.length > 0) {
+    const { store } = MappingStore.build(CRD.flatMap((s) => s.roles), [], []);
+    provided.CRD = { name: "CRD", origin: CRD.map((s) => s.file).join(", "), store };
+  }
+  if (EKSConfigMap.length > 1) notes.push("several aws-auth sources: their entries are combined");
+  for (const name of ["EKSConfigMap", "CRD"] as const) {
+    const status = read.cluster?.[name];
+    if (status === undefined || provided[name] !== undefined) continue;
+    provided[name] = status === "read"
+      ? {
+        name,
+        origin: name === "EKSConfigMap"
+          ? "ConfigMap kube-system/aws-auth (absent)"
+          : "no IAMIdentityMapping objects",
+        store: MappingStore.EMPTY,
+      }
+      : {
+        name,
+        origin: name === "EKSConfigMap"
+          ? "ConfigMap kube-system/aws-auth"
+          : "IAMIdentityMapping objects",
+        unavailable: status,
+      };
+  }
+  const all = [...read.findings, ...v.lint(sources)];
+  const findingsFor = (canonicalArn: string): RelevantFinding[] =>
+    all.filter((f) =>
+      f.severity !== "info" && f.subject !== undefined && concerns(f.subject, canonicalArn)
+    ).map((f) => ({
+      location: f.line > 0 ? `${f.file}:${f.line}:${f.column}` : f.file,
+      rule: f.rule,
+      message: f.message,
+    }));
+  if (config === undefined) {
     const backends = backendsWithoutConfig(provided);
     return {
-      backends: backends.length > 0 ? backends : undefined,
-      notes: [],
+      backends,
+      notes,
+      findingsFor,
       adminSource,
       privateDnsName,
+      unavailable: backends.length === 0 ? "no mapping source among the inputs" : undefined,
     };
   }
-  const { backends, notes } = await backendsFromConfig(
-    inputs.serverConfig,
-    inputs.configPath,
-    provided,
-    deps,
-  );
-  return { backends, notes, adminSource, privateDnsName };
+  const built = await backendsFromConfig(config, configPath, provided, deps);
+  return {
+    backends: built.backends,
+    notes: [...built.notes, ...notes],
+    findingsFor,
+    adminSource,
+    privateDnsName,
+  };
 }

@@ -86,8 +86,14 @@ export function parseAwsAuth(
   const warnings: Problem[] = [];
   const out: ParsedSections = { roles: [], users: [], accounts: [], problems, warnings };
   const defaultLocate = keyLocator(`ConfigMap ${NAMESPACE}/${NAME}`);
-  const report = (list: Problem[], at: ReturnType<Locate>, rule: RuleId, message: string) =>
-    list.push({ ...at, message, rule });
+  const report = (
+    list: Problem[],
+    at: ReturnType<Locate>,
+    rule: RuleId,
+    message: string,
+    subject?: string,
+  ) =>
+    list.push(subject === undefined ? { ...at, message, rule } : { ...at, message, rule, subject });
   for (const key of Object.keys(data ?? {})) {
     const known = KEYS.find((k) => k.toLowerCase() === key.toLowerCase());
     if (known !== undefined && known !== key) {
@@ -173,6 +179,7 @@ export function parseAwsAuth(
           at(index === undefined ? undefined : entryOffset(doc.contents, index, where.key)),
           rule,
           m,
+          where.value,
         );
       },
     };

@@ -129,7 +129,12 @@ export function parseDynamicFile(
   const opts = (section: string): DecodeOptions => ({
     weak: false,
     warn: (m: string, rule: RuleId, at: DecodeAt) =>
-      warnings.push({ ...where(section, indexOfPath(at.path), at.key), message: m, rule }),
+      warnings.push({
+        ...where(section, indexOfPath(at.path), at.key),
+        message: m,
+        rule,
+        ...(at.value === undefined ? {} : { subject: at.value }),
+      }),
   });
 
   const out: ParsedDynamicFile = { problems, warnings };

@@ -32,6 +32,8 @@ export interface Problem {
   line?: number;
   /** 1-based column in that text, when known. */
   column?: number;
+  /** The ARN or account the problem is about, as written, when there is one. */
+  subject?: string;
 }
 
 /** A decoded entry with its location, in source order. */

@@ -34,8 +34,11 @@ export async function readCluster(
   const k8s = await import("@kubernetes/client-node");
   const kc = new k8s.KubeConfig();
   const name = input.kubeconfig || "the default kubeconfig";
-  const unreadable = (message: string) => {
+  const cluster = { EKSConfigMap: "read", CRD: "read" };
+  const unreadable = (message: string, backend?: "EKSConfigMap" | "CRD") => {
     findings.push(finding({ file: name, line: 0, column: 0 }, "input.unreadable", message));
+    if (backend === undefined) cluster.EKSConfigMap = cluster.CRD = message;
+    else cluster[backend] = message;
   };
   try {
     if (input.kubeconfig !== "") kc.loadFromFile(input.kubeconfig);
@@ -49,16 +52,21 @@ export async function readCluster(
     if (kc.getCurrentCluster() === null) throw new Error("the kubeconfig names no cluster");
   } catch (e) {
     unreadable(`cannot load ${name}: ${(e as Error).message}`);
-    return { ...into, unreadable: true };
+    return { ...into, unreadable: true, cluster };
   }
   const client = new KubeClient(kc, k8s);
   try {
-    await readAwsAuth(client, sources, findings, unreadable);
-    await readMappings(client, sources, findings, unreadable);
+    await readAwsAuth(client, sources, findings, (m) => unreadable(m, "EKSConfigMap"));
+    await readMappings(client, sources, findings, (m) => unreadable(m, "CRD"));
   } finally {
     await client.close();
   }
-  return { sources, findings, unreadable: findings.some((f) => UNREADABLE_RULES.has(f.rule)) };
+  return {
+    sources,
+    findings,
+    unreadable: findings.some((f) => UNREADABLE_RULES.has(f.rule)),
+    cluster,
+  };
 }
 
 function user(): string {

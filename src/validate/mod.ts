@@ -18,7 +18,7 @@ export {
   MAX_ALIAS_COUNT,
   MAX_DEPTH,
   MAX_INPUT_BYTES,
-} from "./limits.ts";
+} from "../config/mod.ts";
 export { type FilePos, scalarMap, SourceText } from "./positions.ts";
 export {
   FS_DEPS,

@@ -13,10 +13,13 @@ import {
   type BackendMode,
   buildServerConfig,
   canonicalBackendMode,
+  checkFileSafety,
   closestKey,
   CONFIG_KEYS,
   ConfigError,
   type ConfigFileSource,
+  type FileSafetyFinding,
+  fileSafetyWarning,
   jsonErrorOffset,
   type RuleId,
   validateBackendModes,
@@ -47,7 +50,7 @@ import {
   MAX_ALIAS_COUNT,
   MAX_DEPTH,
   MAX_INPUT_BYTES,
-} from "./limits.ts";
+} from "../config/mod.ts";
 import {
   type FilePos,
   nodeAt,
@@ -76,12 +79,18 @@ export interface ReadDeps {
   size(path: string): Promise<number>;
   /** Reads a whole file. */
   readFile(path: string): Promise<Uint8Array>;
+  /**
+   * Which of a file and its directory group or others can write (the server's own check, see
+   * docs/security.md); absent: not checked.
+   */
+  fileSafety?(path: string): Promise<FileSafetyFinding[]>;
 }
 
 /** The real file system. */
 export const FS_DEPS: ReadDeps = {
   size: async (path) => (await Deno.stat(path)).size,
   readFile: (path) => Deno.readFile(path),
+  fileSafety: (path) => checkFileSafety(path),
 };
 
 /** What reading found. */
@@ -92,6 +101,12 @@ export interface ReadResult {
   findings: Finding[];
   /** Whether some input could not be read at all (`validate` exits 2). */
   unreadable: boolean;
+  /**
+   * After {@link readCluster}: for each live backend, `"read"` (read, possibly absent) or why it
+   * could not be read (RBAC, connection). `explain` tells an absent source (empty, as the server
+   * sees it) from one it could not see.
+   */
+  cluster?: { EKSConfigMap: string; CRD: string };
 }
 
 /** Rules that mean an input could not be read. */
@@ -134,11 +149,50 @@ export async function readMappingSources(
   for (const c of configs) readConfig(c.text, c.doc, c.value, findings, sources);
   for (const r of rest) r();
   for (const crd of sources.backends.CRD) finishCrd(crd, findings);
+  if (deps.fileSafety) await checkServerFiles(inputs, sources, deps.fileSafety, findings);
   return {
     sources,
     findings,
     unreadable: findings.some((f) => UNREADABLE_RULES.has(f.rule)),
   };
+}
+
+/**
+ * The files the server itself reads (its config, the DynamicFile, the backend-mode file): the
+ * server warns when group or others can write one of them, because whoever can write it can map
+ * themselves to system:masters; `validate` reports the same for the local copies it is given
+ * (and for the files a given config names, when they exist here).
+ */
+async function checkServerFiles(
+  inputs: readonly Input[],
+  sources: MappingSources,
+  fileSafety: (path: string) => Promise<FileSafetyFinding[]>,
+  findings: Finding[],
+): Promise<void> {
+  const given = new Set(inputs.flatMap((i) => "path" in i ? [i.path] : []));
+  const files: [string, string][] = [];
+  const config = sources.config;
+  if (config !== undefined) {
+    if (given.has(config.file)) files.push([config.file, "config file"]);
+    const named: [string, string][] = [
+      [config.config.dynamicFilePath, "DynamicFile"],
+      [config.config.dynamicBackendModePath, "backend-mode file"],
+    ];
+    for (const [path, label] of named) if (path !== "") files.push([path, label]);
+  }
+  for (const s of sources.backends.DynamicFile) {
+    if (given.has(s.file)) files.push([s.file, "DynamicFile"]);
+  }
+  const mode = sources.backendModeFile?.file;
+  if (mode !== undefined && given.has(mode)) files.push([mode, "backend-mode file"]);
+  const seen = new Set<string>();
+  for (const [path, label] of files) {
+    if (seen.has(path)) continue;
+    seen.add(path);
+    for (const f of await fileSafety(path)) {
+      findings.push(finding(START(path), "file.writable", fileSafetyWarning(label, f)));
+    }
+  }
 }
 
 async function readFile(
@@ -350,7 +404,10 @@ function problemFindings(
   backend: BackendMode,
 ): Finding[] {
   return problems.map((p) =>
-    finding({ file, line: p.line ?? 0, column: p.column ?? 0 }, p.rule, p.message, { backend })
+    finding({ file, line: p.line ?? 0, column: p.column ?? 0 }, p.rule, p.message, {
+      backend,
+      ...(p.subject === undefined ? {} : { subject: p.subject }),
+    })
   );
 }
 

@@ -22,6 +22,8 @@ export interface ExplainRunOptions {
   now?: () => Date;
   /** The peer's URL, used as `AWS_ENDPOINT_URL_STS`. */
   stsUrl?: string;
+  /** Standard input (for `--mapping -`). */
+  stdin?: string;
 }
 
 /** The environment of a principal's static credentials. */
@@ -57,6 +59,7 @@ export async function explainWith(args: string[], o: ExplainRunOptions = {}): Pr
     now,
   }, {
     now,
+    readStdin: () => Promise.resolve(new TextEncoder().encode(o.stdin ?? "")),
     sign: (log) =>
       defaultGeneratorDeps({
         ...defaultSignDeps(),

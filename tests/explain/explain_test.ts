@@ -329,7 +329,7 @@ server:
   let r = await s.run(["--arn", `arn:aws:iam::${ACCT}:user/dana`, "-c", config]);
   assert.equal(r.code, 0, r.stdout);
   assert.match(r.stdout, /backend order from .*mode\.json/);
-  assert.match(r.stdout, /DynamicFile \(.*dynamic\.json\): matched .*mapUsers\[0\]/);
+  assert.match(r.stdout, /DynamicFile \(.*dynamic\.json\): matched .*dynamic\.json:1:\d+: /);
   assert.match(r.stdout, /authenticated as "dana-dynamic"/);
   r = await s.run(["--arn", `arn:aws:iam::${ACCT}:user/erin`, "-c", config]);
   assert.equal(r.code, 0);
@@ -451,4 +451,26 @@ Deno.test("explain: what it cannot run without is exit 2 with the fix", async ()
   assert.match(r.stderr, /--arn "not-an-arn" is not an identity ARN/);
   r = await s.run(["--bogus"]);
   assert.equal(r.code, 2);
+});
+
+Deno.test("explain: a huge, binary, deeply nested or alias-bomb config is a clear exit 2, at once", async () => {
+  await using dir = await tempDir();
+  const bomb = ["a: &a [x,x,x,x,x,x,x,x,x]"];
+  for (const [n, p] of [["b", "a"], ["c", "b"], ["d", "c"], ["e", "d"], ["f", "e"]]) {
+    bomb.push(`${n}: &${n} [${Array(9).fill(`*${p}`).join(",")}]`);
+  }
+  const cases: [string, string | Uint8Array, RegExp][] = [
+    ["huge.yaml", "a: " + "x".repeat(17 * 1024 * 1024), /input\.too_large: .*16 MiB/],
+    ["bin.yaml", new Uint8Array([0, 1, 2, 99, 58, 32, 120]), /input\.binary: /],
+    ["deep.yaml", "a: " + "[".repeat(100_000) + "]".repeat(100_000), /input\.too_deep: /],
+    ["bomb.yaml", bomb.join("\n") + "\n", /syntax\.aliases: /],
+  ];
+  for (const [name, content, want] of cases) {
+    const path = `${dir.path}/${name}`;
+    if (typeof content === "string") await Deno.writeTextFile(path, content);
+    else await Deno.writeFile(path, content);
+    const r = await explainWith(["--arn", `arn:aws:iam::${ACCT}:user/x`, "-c", path]);
+    assert.equal(r.code, 2, name);
+    assert.match(r.stderr, want, name);
+  }
 });

@@ -32,5 +32,13 @@ Deno.test("deno task demo: maps the admin user and the developer role, denies th
     /arn:aws:iam::111122223333:user\/stranger: another account \(111122223333; you are in 999988887777\)/,
   );
   assert.match(out, /\(exit 1: 0 authenticated, 1 denied, 2 no verdict\)/);
+  // validate catches a broken aws-auth edit before it is applied, with positions and rule IDs.
+  assert.match(
+    out,
+    /an aws-auth edit, checked before kubectl apply: aws-iam-authenticator validate/,
+  );
+  assert.match(out, /aws-auth\.yaml:10:5: error syntax\.yaml: /);
+  assert.match(out, /aws-auth\.yaml:13:7: error key\.wrong_section: /);
+  assert.match(out, /\(exit 1: 0 clean, 1 errors, 2 could not read\)/);
   assert.match(out, /server stopped \(exit 0\)/);
 });

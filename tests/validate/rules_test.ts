@@ -29,10 +29,16 @@ function awsAuth(data: Record<string, string>): string {
 const ROLE = (name: string, extra = "") =>
   `- rolearn: arn:aws:iam::${A}:role/${name}\n  username: ${name.toLowerCase()}\n${extra}`;
 
+/** A file written to disk with this mode (the case then reads every file from disk). */
+interface OnDisk {
+  text: string;
+  mode: number;
+}
+
 interface Case {
   rule: RuleId;
-  files: Record<string, string | Uint8Array>;
-  /** `file:line:col` of the expected finding. */
+  files: Record<string, string | Uint8Array | OnDisk>;
+  /** `file:line:col` of the expected finding (`<dir>` stands for the files' directory on disk). */
   at: string;
   compat?: boolean;
   /** A part of the message. */
@@ -58,6 +64,15 @@ const CASES: Case[] = [
     rule: "input.unrecognized",
     files: { "d.yaml": "apiVersion: apps/v1\nkind: Deployment\n" },
     at: "d.yaml:1:1",
+  },
+  {
+    rule: "file.writable",
+    files: {
+      "server.yaml": { text: CONFIG("  mapAccounts: []\n"), mode: 0o666 },
+      "dynamic.json": { text: "{}", mode: 0o620 },
+    },
+    at: "<dir>/server.yaml:1:1",
+    says: /config file .*server\.yaml is writable by (group and )?others \(mode 0666\).*chmod go-w/,
   },
   {
     rule: "syntax.yaml",
@@ -372,15 +387,44 @@ const CASES: Case[] = [
 
 /** Read and lint `files` as validate does. */
 export async function check(
-  files: Record<string, string | Uint8Array>,
+  files: Record<string, string | Uint8Array | OnDisk>,
   compat = false,
 ): Promise<Finding[]> {
+  const onDisk = Object.values(files).some((v) => typeof v === "object" && "mode" in v);
+  if (onDisk) return await checkOnDisk(files, compat);
   const inputs: Input[] = Object.entries(files).map(([name, v]) =>
-    typeof v === "string" ? { name, text: v } : { name, bytes: v }
+    typeof v === "string" ? { name, text: v } : { name, bytes: v as Uint8Array }
   );
   if (Object.keys(files).length === 0) inputs.push({ path: "/nonexistent/aws-auth.yaml" });
   const read = await readMappingSources(inputs);
   return [...read.findings, ...lint(read.sources, compat ? { compat: "go" } : {})];
+}
+
+/** {@link check} with real files (modes set explicitly), reported with `<dir>` for their directory. */
+async function checkOnDisk(
+  files: Record<string, string | Uint8Array | OnDisk>,
+  compat: boolean,
+): Promise<Finding[]> {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.chmod(dir, 0o700);
+    const inputs: Input[] = [];
+    for (const [name, v] of Object.entries(files)) {
+      const path = `${dir}/${name}`;
+      const on = typeof v === "object" && "mode" in v ? v : undefined;
+      if (typeof v === "string" || on) await Deno.writeTextFile(path, on ? on.text : v as string);
+      else await Deno.writeFile(path, v as Uint8Array);
+      if (on) await Deno.chmod(path, on.mode);
+      inputs.push({ path });
+    }
+    const read = await readMappingSources(inputs);
+    return [...read.findings, ...lint(read.sources, compat ? { compat: "go" } : {})].map((f) => ({
+      ...f,
+      file: f.file.replace(dir, "<dir>"),
+    }));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 }
 
 const pos = (f: Finding) => `${f.file}:${f.line}:${f.column}`;

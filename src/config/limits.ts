@@ -1,7 +1,7 @@
 /**
- * Bounds on what `validate` reads, checked before anything is parsed, so that a binary file, a
- * huge file, a deeply nested document or a YAML alias bomb gets a clear finding in bounded time
- * and memory instead of a hang or a crash.
+ * Bounds on what `validate`, `explain` and the config file loader read, checked before anything
+ * is parsed, so that a binary file, a huge file, a deeply nested document or a YAML alias bomb
+ * gets a clear error in bounded time and memory instead of a hang or a crash.
  *
  * @module
  */
