@@ -31,3 +31,21 @@ Deno.test("reason IDs are step.name, unique, and the server reports all but the 
     ["credentials.none", "credentials.expired", "credentials.assume_role", "clock.skew"],
   );
 });
+
+Deno.test("every reason ID is asserted by some test (literally or as an escaped pattern)", async () => {
+  const texts: string[] = [];
+  const walk = async (dir: URL) => {
+    for await (const e of Deno.readDir(dir)) {
+      if (e.isDirectory) await walk(new URL(`${e.name}/`, dir));
+      else if (e.name.endsWith("_test.ts") && e.name !== "why_denied_test.ts") {
+        texts.push(await Deno.readTextFile(new URL(e.name, dir)));
+      }
+    }
+  };
+  await walk(new URL("../", import.meta.url));
+  const all = texts.join("\n");
+  const untested = REASON_IDS.filter((id) =>
+    !all.includes(`"${id}"`) && !all.includes(id.replace(".", "\\."))
+  );
+  assert.deepEqual(untested, []);
+});

@@ -5,6 +5,8 @@
 import assert from "node:assert/strict";
 import { generateToken } from "../../src/sign/mod.ts";
 import { type PeerPrincipal, startStsPeer } from "../peers/sts_peer.ts";
+import { runMain } from "../cli/_main.ts";
+import { startMoto } from "../map/_moto.ts";
 import { credentialsOf, type ExplainRun, explainWith, tempDir } from "./_helpers.ts";
 
 const ACCT = "111122223333";
@@ -418,9 +420,12 @@ Deno.test("explain -o json: the documented shape", async () => {
 Deno.test("explain never prints a secret key, a session token or a signature", async () => {
   await using s = await setup();
   const secrets = [NODE.secretAccessKey, NODE.sessionToken!];
-  for (
-    const args of [["-i", "prod", "-c", s.config], ["-i", "prod", "-c", s.config, "-o", "json"]]
-  ) {
+  // The node role mapped without {{EC2PrivateDNSName}}: no EC2 lookup leaves this machine.
+  const config = await s.dir.file(
+    "nodes.yaml",
+    `clusterID: prod\nserver:\n  mapRoles:\n  - rolearn: arn:aws:iam::${ACCT}:role/Nodes\n    username: node\n`,
+  );
+  for (const args of [["-i", "prod", "-c", config], ["-i", "prod", "-c", config, "-o", "json"]]) {
     const r = await s.run(args, NODE, { AWS_REGION: "us-east-1" });
     const all = r.stdout + r.stderr;
     for (const secret of secrets) assert.equal(all.includes(secret), false, secret);
@@ -472,5 +477,96 @@ Deno.test("explain: a huge, binary, deeply nested or alias-bomb config is a clea
     const r = await explainWith(["--arn", `arn:aws:iam::${ACCT}:user/x`, "-c", path]);
     assert.equal(r.code, 2, name);
     assert.match(r.stderr, want, name);
+  }
+});
+
+Deno.test("explain: credentials from a profile's static keys and from credential_process, named", async () => {
+  await using s = await setup();
+  const credentials = await s.dir.file(
+    "credentials",
+    `[dev]\naws_access_key_id = ${ALICE.accessKeyId}\naws_secret_access_key = ${ALICE.secretAccessKey}\n`,
+  );
+  const expiry = new Date(Date.now() + 3600_000).toISOString();
+  // Temporary credentials of alice's, as a credential_process (e.g. a vault helper) hands out.
+  const PROC: PeerPrincipal = {
+    ...ALICE,
+    accessKeyId: "ASIAEXPLAINPROC00005",
+    secretAccessKey: "proc-secret-key-value",
+    sessionToken: "proc-session-token-value",
+  };
+  s.peer.addPrincipal(PROC);
+  const process = await s.dir.file(
+    "process.sh",
+    `#!/bin/sh\necho '{"Version":1,"AccessKeyId":"${PROC.accessKeyId}","SecretAccessKey":"${PROC.secretAccessKey}","SessionToken":"${PROC.sessionToken}","Expiration":"${expiry}"}'\n`,
+  );
+  await Deno.chmod(process, 0o755);
+  const config = await s.dir.file("config", `[profile proc]\ncredential_process = ${process}\n`);
+  const files = { AWS_SHARED_CREDENTIALS_FILE: credentials, AWS_CONFIG_FILE: config };
+
+  let r = await s.run(["-i", "prod", "-c", s.config], undefined, { ...files, AWS_PROFILE: "dev" });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(
+    line(r, "Credentials"),
+    new RegExp(
+      `✔ Credentials: from profile dev in ${credentials}, static keys, access key AKIA…0001, long-term`,
+    ),
+  );
+
+  // credential_process goes through the AWS SDK's chain, which reads the real environment: a
+  // process of its own, as kubectl would start it.
+  const p = await runMain(["explain", "-i", "prod", "-c", s.config, "-o", "json"], {
+    env: {
+      ...files,
+      AWS_PROFILE: "proc",
+      AWS_ACCESS_KEY_ID: "",
+      AWS_SECRET_ACCESS_KEY: "",
+      AWS_SESSION_TOKEN: "",
+      AWS_ENDPOINT_URL_STS: s.peer.url,
+      AWS_REGION: "us-east-1",
+      AWS_EC2_METADATA_DISABLED: "true",
+    },
+  });
+  const cred = JSON.parse(p.out).steps[0];
+  assert.equal(cred.status, "ok", p.out + p.err);
+  assert.equal(p.code, 0, p.out);
+  for (const secret of [PROC.secretAccessKey, PROC.sessionToken!]) {
+    assert.equal((p.out + p.err).includes(secret), false);
+  }
+  assert.equal(cred.facts.source, "credential_process");
+  assert.equal(cred.facts.temporary, true);
+  assert.equal(cred.facts.expiration, expiry);
+  assert.match(
+    cred.summary,
+    /^from profile proc in .*config, credential_process, access key ASIA…0005, expires in (59m|1h 0m)/,
+  );
+});
+
+Deno.test("explain: {{EC2PrivateDNSName}} is rendered through DescribeInstances (moto), as the server does", async () => {
+  const moto = await startMoto();
+  try {
+    const [instance] = await moto.runInstances(1);
+    await using dir = await tempDir();
+    const config = await dir.file(
+      "nodes.yaml",
+      `clusterID: prod\nserver:\n  mapRoles:\n  - rolearn: arn:aws:iam::${ACCT}:role/Nodes\n` +
+        `    username: system:node:{{EC2PrivateDNSName}}\n    groups: [system:nodes]\n`,
+    );
+    const env = {
+      AWS_ACCESS_KEY_ID: "test",
+      AWS_SECRET_ACCESS_KEY: "test",
+      AWS_REGION: "us-east-1",
+      AWS_ENDPOINT_URL_EC2: moto.url,
+      AWS_EC2_METADATA_DISABLED: "true",
+    };
+    const arn = `arn:aws:sts::${ACCT}:assumed-role/Nodes/${instance!.id}`;
+    const r = await runMain(["explain", "--arn", arn, "-c", config], { env });
+    assert.equal(r.code, 0, r.out + r.err);
+    assert.match(r.out, new RegExp(`authenticated as "system:node:${instance!.dns}"`));
+    // Offline, the lookup is not made and the template cannot be rendered.
+    const off = await runMain(["explain", "--arn", arn, "-c", config, "--offline"], { env });
+    assert.equal(off.code, 1);
+    assert.match(off.out, /✘ Mapping: map\.template: .*no EC2 client is configured/);
+  } finally {
+    await moto.stop();
   }
 });
