@@ -111,7 +111,8 @@ function finding(
   };
 }
 
-function dirname(path: string): string {
+/** The directory that holds `path` (`.` for a bare name, `/` at the root; trailing slashes ignored). */
+export function parentDir(path: string): string {
   const trimmed = path.length > 1 ? path.replace(/\/+$/, "") : path;
   const at = trimmed.lastIndexOf("/");
   if (at < 0) return ".";
@@ -235,15 +236,15 @@ async function check(path: string, fs: FileSafetyFs): Promise<FileSafetyFinding[
 
   const file = await statOrUndefined(fs, "stat", path);
   const link = await statOrUndefined(fs, "lstat", path);
-  const dirs = [dirname(path)];
+  const dirs = [parentDir(path)];
   if (link?.isSymlink && file !== undefined) {
-    const target = dirname(await fs.realPath(path));
+    const target = parentDir(await fs.realPath(path));
     const first = await fs.realPath(dirs[0]!).catch(() => dirs[0]!);
     if (target !== first) dirs.push(target);
   }
 
   if (file?.mode != null && (file.mode & 0o022) !== 0) {
-    const fix = await kubelet(dirname(path))
+    const fix = await kubelet(parentDir(path))
       ? `set defaultMode: 0644 (decimal 420) on the volume that mounts ${path}`
       : `run ${chmodFix(path, file.mode & 0o022)}`;
     out.push(finding(path, "file", path, file.mode, fix));

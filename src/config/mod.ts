@@ -47,6 +47,7 @@ export {
   fileSafetyWarning,
   type MountInfo,
   octalMode,
+  parentDir,
   parseMountInfo,
 } from "./file_safety.ts";
 export {

@@ -11,7 +11,12 @@
  * @module
  */
 
-import { checkFileSafety, type FileSafetyFinding, fileSafetyWarning } from "../config/mod.ts";
+import {
+  checkFileSafety,
+  type FileSafetyFinding,
+  fileSafetyWarning,
+  parentDir,
+} from "../config/mod.ts";
 import type { Logger, MapperMetrics } from "./mapper.ts";
 
 /**
@@ -50,13 +55,6 @@ export interface WatchedFileOptions {
   retryMs?: number;
 }
 
-function dirname(path: string): string {
-  const at = path.lastIndexOf("/");
-  if (at < 0) return ".";
-  if (at === 0) return "/";
-  return path.slice(0, at);
-}
-
 /** Follows one file; see the module doc. */
 export class WatchedFile {
   private readonly dir: string;
@@ -73,7 +71,7 @@ export class WatchedFile {
 
   /** @param opts the file and callbacks */
   constructor(private readonly opts: WatchedFileOptions) {
-    this.dir = dirname(opts.path);
+    this.dir = parentDir(opts.path);
   }
 
   /** Read the file once, then keep watching in the background until `close()` or `signal`. */

@@ -11,6 +11,8 @@
  * @module
  */
 
+import { parentDir } from "../config/mod.ts";
+
 /** `chmod`, except on Windows, where permission bits for group and others do not exist. */
 export async function setMode(path: string, mode: number): Promise<void> {
   if (Deno.build.os === "windows") return;
@@ -19,14 +21,6 @@ export async function setMode(path: string, mode: number): Promise<void> {
   } catch (err) {
     if (!(err instanceof Deno.errors.NotSupported)) throw err;
   }
-}
-
-function dirname(path: string): string {
-  const trimmed = path.length > 1 ? path.replace(/\/+$/, "") : path;
-  const at = trimmed.lastIndexOf("/");
-  if (at < 0) return ".";
-  if (at === 0) return "/";
-  return trimmed.slice(0, at);
 }
 
 /**
@@ -65,7 +59,7 @@ export async function ensureDir(dir: string, mode: number): Promise<string[]> {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
     }
     missing.push(cur);
-    const parent = dirname(cur);
+    const parent = parentDir(cur);
     if (parent === cur) break;
     cur = parent;
   }

@@ -10,6 +10,7 @@
  * @module
  */
 
+import { CLIENT_EXT, serverExt, writeCa, writeLeaf } from "./test_ca.ts";
 import { freePort } from "./ports.ts";
 
 /** Paths of the two binaries the e2e suite runs. */
@@ -132,61 +133,21 @@ async function run(cmd: string, args: string[], cwd: string): Promise<void> {
 
 /** Certificates for one cluster, written with openssl (ECDSA P-256: fast to generate). */
 async function writeCerts(dir: string): Promise<void> {
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  await run("openssl", [
-    "req",
-    "-x509",
-    ...ec,
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.crt",
-    "-days",
-    "3",
-    "-subj",
-    "/CN=aia-e2e-ca",
-  ], dir);
-  await Deno.writeTextFile(
-    `${dir}/serving.ext`,
-    "subjectAltName=IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes," +
-      "DNS:kubernetes.default,DNS:kubernetes.default.svc\n" +
-      "extendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n",
+  await writeCa(dir, "aia-e2e-ca");
+  await writeLeaf(
+    dir,
+    "apiserver",
+    "/CN=kube-apiserver",
+    serverExt([
+      "IP:127.0.0.1",
+      "IP:10.0.0.1",
+      "DNS:localhost",
+      "DNS:kubernetes",
+      "DNS:kubernetes.default",
+      "DNS:kubernetes.default.svc",
+    ]),
   );
-  await Deno.writeTextFile(
-    `${dir}/client.ext`,
-    "extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature\n",
-  );
-  const leaf = async (name: string, subj: string, ext: string) => {
-    await run("openssl", [
-      "req",
-      ...ec,
-      "-keyout",
-      `${name}.key`,
-      "-out",
-      `${name}.csr`,
-      "-subj",
-      subj,
-    ], dir);
-    await run("openssl", [
-      "x509",
-      "-req",
-      "-in",
-      `${name}.csr`,
-      "-CA",
-      "ca.crt",
-      "-CAkey",
-      "ca.key",
-      "-CAcreateserial",
-      "-days",
-      "3",
-      "-extfile",
-      ext,
-      "-out",
-      `${name}.crt`,
-    ], dir);
-  };
-  await leaf("apiserver", "/CN=kube-apiserver", "serving.ext");
-  await leaf("admin", "/O=system:masters/CN=aia-e2e-admin", "client.ext");
+  await userCert(dir, "admin", "aia-e2e-admin", ["system:masters"]);
   await run("openssl", [
     "genpkey",
     "-algorithm",
@@ -203,34 +164,7 @@ async function writeCerts(dir: string): Promise<void> {
 /** A client certificate for `cn` in groups `orgs`, signed by the CA in `dir`. */
 async function userCert(dir: string, file: string, cn: string, orgs: string[]): Promise<void> {
   const subj = [...orgs.map((o) => `/O=${o}`), `/CN=${cn}`].join("");
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  await run("openssl", [
-    "req",
-    ...ec,
-    "-keyout",
-    `${file}.key`,
-    "-out",
-    `${file}.csr`,
-    "-subj",
-    subj,
-  ], dir);
-  await run("openssl", [
-    "x509",
-    "-req",
-    "-in",
-    `${file}.csr`,
-    "-CA",
-    "ca.crt",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-days",
-    "3",
-    "-extfile",
-    "client.ext",
-    "-out",
-    `${file}.crt`,
-  ], dir);
+  await writeLeaf(dir, file, subj, CLIENT_EXT);
 }
 
 /** Writes a kubeconfig for the admin client certificate. */

@@ -1,3 +1,4 @@
+import { serverExt, writeCa, writeLeaf } from "./test_ca.ts";
 import { strict as assert } from "node:assert";
 import { pythonJson } from "./python_json.ts";
 import { type PeerPrincipal, startStsPeer, type StsPeer } from "./sts_peer.ts";
@@ -441,43 +442,13 @@ Deno.test("CLI mode prints its URL first and serves the principals file", async 
 });
 
 /** Runs openssl in `dir`; a failure throws with its stderr. */
-async function openssl(dir: string, ...args: string[]): Promise<void> {
-  const out = await new Deno.Command("openssl", { args, cwd: dir, stderr: "piped", stdout: "null" })
-    .output();
-  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-}
-
 /**
  * A throwaway CA and a leaf for 127.0.0.1 signed by it (a self-signed certificate used as its own
  * server certificate is something rustls refuses, and real endpoints are never like that).
  */
 async function writeCaAndLeaf(dir: string): Promise<{ ca: string; cert: string; key: string }> {
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  await openssl(
-    dir,
-    "req",
-    "-x509",
-    ...ec,
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.crt",
-    "-days",
-    "1",
-    "-subj",
-    "/CN=ca",
-  );
-  await Deno.writeTextFile(
-    `${dir}/leaf.ext`,
-    "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n" +
-      "keyUsage=critical,digitalSignature\n",
-  );
-  await openssl(dir, "req", ...ec, "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=sts");
-  await openssl(
-    dir,
-    ..."x509 -req -in leaf.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1".split(" "),
-    ...["-extfile", "leaf.ext", "-out", "leaf.crt"],
-  );
+  await writeCa(dir, "ca", 1);
+  await writeLeaf(dir, "leaf", "/CN=sts", serverExt(), 1);
   const read = (f: string) => Deno.readTextFile(`${dir}/${f}`);
   return { ca: await read("ca.crt"), cert: await read("leaf.crt"), key: await read("leaf.key") };
 }
