@@ -327,7 +327,7 @@ export async function loadMappingSources(
   if (config === undefined) {
     const backends = backendsWithoutConfig(provided);
     return {
-      backends,
+      backends: backends.length > 0 ? backends : undefined,
       notes,
       findingsFor,
       adminSource,

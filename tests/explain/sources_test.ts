@@ -210,3 +210,11 @@ Deno.test("explain --kubeconfig: the live aws-auth and mappings; RBAC that forbi
     await kube.stop();
   }
 });
+
+Deno.test("explain --mapping: inputs that hold no mapping give no verdict, not a denial", async () => {
+  await using dir = await tempDir();
+  const other = await dir.file("deployment.yaml", "apiVersion: apps/v1\nkind: Deployment\n");
+  const r = await explainWith(["--arn", `arn:aws:iam::${A}:user/zoe`, "--mapping", other]);
+  assert.equal(r.code, 2, r.stdout + r.stderr);
+  assert.match(r.stdout, /– Mapping: no mapping source among the inputs/);
+});
