@@ -77,6 +77,12 @@ export interface CommandDef {
    * default 1 as cobra. `explain` and `validate` use 2, keeping 1 for their own verdict.
    */
   failureExitCode?: number;
+  /**
+   * `false` when the command reads the `--config` file itself (`explain` reads the server's
+   * config through validate's reader, in one parse); settings then come from flags, env and
+   * defaults only.
+   */
+  loadsConfig?: false;
 }
 
 /** Known feature gates (all alpha, default false) plus component-base's `AllAlpha`/`AllBeta`. */
@@ -915,7 +921,7 @@ export async function runCommand(
     );
     const cfgPath = flags.values.get("config") as string;
     let config = EMPTY_CONFIG;
-    if (cfgPath !== "") {
+    if (cfgPath !== "" && def.loadsConfig !== false) {
       try {
         config = await loadConfigFile(cfgPath, { readTextFile: deps.readTextFile });
       } catch (e) {

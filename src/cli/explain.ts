@@ -39,6 +39,7 @@ export const EXPLAIN_COMMAND: CommandDef = {
     "step, ✔ or ✘, and for each ✘ the reason ID and what to do (docs/why-denied.md).\n" +
     "Exit status: 0 authenticated, 1 denied, 2 no verdict.",
   failureExitCode: 2,
+  loadsConfig: false,
   flags: [
     ...TOKEN_COMMAND.flags.filter((f) => TOKEN_FLAGS.has(f.name)),
     {
@@ -106,37 +107,13 @@ async function run(ctx: CommandContext, cli: CliDeps, x: ExplainCliDeps): Promis
   const arn = ctx.flags.values.get("arn") as string;
   if (token !== "" && arn !== "") ctx.usageError("give at most one of -t/--token and --arn");
 
-  // The server's own config: its cluster ID and partition come from the file alone (the
-  // server's environment is not this machine's).
-  let serverConfig;
-  const configPath = ctx.flags.values.get("config") as string;
-  if (configPath !== "") {
-    const { buildServerConfig } = await import("../config/mod.ts");
-    // Positions for the entries' locations (`config.yaml:12:5`), as the server reports them.
-    await ctx.config.loadPositions?.();
-    try {
-      serverConfig = buildServerConfig({ file: ctx.config, env: () => undefined });
-    } catch (e) {
-      throw new CliError(
-        `explain: the server config ${configPath} is invalid: ${(e as Error).message}`,
-        2,
-      );
-    }
-  }
-  const partition = serverConfig?.partition ?? (ctx.flags.values.get("partition") as string);
-  if (!isPartitionId(partition)) {
-    throw new CliError(
-      `explain: invalid partition "${partition}"; use one of: ${PARTITION_IDS.join(", ")}`,
-      2,
-    );
-  }
-
+  // The server's own config is read with the mapping sources, in one parse: its cluster ID and
+  // partition come from the file alone (the server's environment is not this machine's).
   const offline = ctx.flags.values.get("offline") === true;
   let mapping;
   try {
     mapping = await explainMod.loadMappingSources({
-      serverConfig,
-      configPath,
+      configPath: ctx.flags.values.get("config") as string,
       mappingFiles: ctx.flags.values.get("mapping") as string[],
       kubeconfig: ctx.flags.changed.has("kubeconfig")
         ? ctx.flags.values.get("kubeconfig") as string
@@ -150,6 +127,14 @@ async function run(ctx: CommandContext, cli: CliDeps, x: ExplainCliDeps): Promis
     });
   } catch (e) {
     throw new CliError(`explain: ${(e as Error).message}`, 2);
+  }
+  const partition = mapping.serverConfig?.partition ??
+    (ctx.flags.values.get("partition") as string);
+  if (!isPartitionId(partition)) {
+    throw new CliError(
+      `explain: invalid partition "${partition}"; use one of: ${PARTITION_IDS.join(", ")}`,
+      2,
+    );
   }
 
   const log = { info: (m: string) => ctx.log.info(m), warn: (m: string) => ctx.log.warn(m) };
@@ -165,8 +150,9 @@ async function run(ctx: CommandContext, cli: CliDeps, x: ExplainCliDeps): Promis
   let report;
   try {
     report = await explainMod.explain({
-      clusterId: s.string("clusterID"),
-      serverClusterId: serverConfig?.clusterId,
+      // As `token -c` would: -i, or the environment, or the config's clusterID.
+      clusterId: s.string("clusterID") || (mapping.serverClusterId ?? ""),
+      serverClusterId: mapping.serverClusterId,
       partition: partition as PartitionId,
       region: s.string("region"),
       roleArn: s.string("role"),

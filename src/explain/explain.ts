@@ -442,7 +442,7 @@ export async function explain(req: ExplainRequest, deps: ExplainDeps): Promise<E
   }
   const m = await explainMapping(req.backends, identity, {
     privateDnsName: deps.privateDnsName,
-    findings: req.findingsFor?.(identity.canonicalArn),
+    findings: req.findingsFor && (() => req.findingsFor!(identity.canonicalArn)),
   });
   m.step.details.unshift(...(req.mappingNotes ?? []));
   steps.push(m.step);

@@ -46,7 +46,7 @@ export interface ExplainMappingOptions {
   /** Resolves `{{EC2PrivateDNSName}}` (absent offline: such templates then fail). */
   privateDnsName?: (instanceId: string) => Promise<string>;
   /** Problems of the sources that concern this identity (from the server's parsers and lint). */
-  findings?: readonly RelevantFinding[];
+  findings?: () => readonly RelevantFinding[];
 }
 
 function list(groups: readonly string[]): string {
@@ -174,7 +174,7 @@ export async function explainMapping(
         lines.push("no configured entry is close to this ARN");
       }
     }
-    const findings = o.findings ?? [];
+    const findings = o.findings?.() ?? [];
     facts.findings = findings;
     if (findings.length > 0) {
       lines.push("problems in the mappings that concern this identity:");

@@ -145,9 +145,7 @@ export function backendsWithoutConfig(provided: ProvidedBackends): ExplainBacken
 
 /** What the user pointed `explain` at for the mapping step. */
 export interface MappingInputs {
-  /** The server's config (`--config`), validated. */
-  serverConfig?: ServerConfig;
-  /** Its path (`""` without `--config`). */
+  /** `--config`: the server's config file (`""` without). */
   configPath: string;
   /** `--mapping` files (`-` is stdin). */
   mappingFiles: readonly string[];
@@ -161,13 +159,17 @@ export interface MappingInputs {
 
 /** The mapping step's inputs, ready for {@link explain}. */
 export interface LoadedMapping {
+  /** The server's config (from `--config`, or a server config among the mapping files). */
+  serverConfig?: ServerConfig;
+  /** Its `clusterID`, when the file sets one. */
+  serverClusterId?: string;
   /** The backends in the server's order; `undefined` when there is nothing to evaluate. */
   backends?: ExplainBackend[];
   /** Why nothing could be evaluated, when something was asked for. */
   unavailable?: string;
   /** Where the backends came from. */
   notes: string[];
-  /** The problems of the sources that concern one identity. */
+  /** The problems of the sources that concern one identity (computed on first use). */
   findingsFor?: (canonicalArn: string) => RelevantFinding[];
   /** The flags an administrator adds to `explain --arn` to finish the diagnosis. */
   adminSource: string;
@@ -240,7 +242,13 @@ function concerns(subject: string, canonicalArn: string): boolean {
   }
 }
 
-/** Reads every mapping source the user gave and builds the backends the server would consult. */
+/**
+ * Reads every mapping source the user gave (the server's config in one parse, with validate's
+ * reader) and builds the backends the server would consult.
+ *
+ * @throws {Error} when a source cannot be read, or the config is not one the server would start
+ * with (`explain` exits 2).
+ */
 export async function loadMappingSources(
   inputs: MappingInputs,
   deps: LoadDeps,
@@ -248,82 +256,99 @@ export async function loadMappingSources(
   const adminSource = inputs.configPath !== ""
     ? `--config ${inputs.configPath} --kubeconfig ~/.kube/config`
     : "--kubeconfig ~/.kube/config";
-  const privateDnsName = inputs.offline ? undefined : ec2Lookup(inputs.serverConfig, deps.env);
   if (
-    inputs.serverConfig === undefined && inputs.mappingFiles.length === 0 &&
+    inputs.configPath === "" && inputs.mappingFiles.length === 0 &&
     inputs.kubeconfig === undefined
   ) {
-    return { notes: [], adminSource, privateDnsName };
+    return {
+      notes: [],
+      adminSource,
+      privateDnsName: inputs.offline ? undefined : ec2Lookup(undefined, deps.env),
+    };
   }
   const v: Validate = await import("../validate/mod.ts");
   const files: import("../validate/mod.ts").Input[] = [];
   if (inputs.configPath !== "") files.push({ path: inputs.configPath });
-  const dynamicPath = inputs.serverConfig?.dynamicFilePath ?? "";
-  if (dynamicPath !== "") {
-    // Read as the server reads it: a file that does not exist is an empty backend.
-    try {
-      files.push({ name: dynamicPath, text: await deps.readTextFile(dynamicPath) });
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-    }
-  }
   for (const f of inputs.mappingFiles) {
     if (f !== "-") files.push({ path: f });
     else if (deps.readStdin) {
       files.push({ name: "<stdin>", bytes: await deps.readStdin(v.MAX_INPUT_BYTES) });
     } else throw new Error("--mapping - needs standard input");
   }
-  let read = await v.readMappingSources(files);
+  const read = await v.readMappingSources(files);
+  const failure = (what: string, rules: (f: import("../validate/mod.ts").Finding) => boolean) => {
+    const why = read.findings.filter(rules).map((f) =>
+      `${f.line > 0 ? `${f.file}:${f.line}:${f.column}` : f.file}: ${f.rule}: ${f.message}`
+    );
+    return new Error(`${what}: ${why.join("; ")}`);
+  };
   if (read.unreadable) {
-    const why = read.findings.filter((f) => v.UNREADABLE_RULES.has(f.rule))
-      .map((f) => `${f.file}: ${f.message}`);
-    throw new Error(`cannot read the mapping sources: ${why.join("; ")}`);
-  }
-  const notes: string[] = [];
-  if (inputs.kubeconfig !== undefined) {
-    read = await v.readCluster({ kubeconfig: inputs.kubeconfig, context: inputs.context }, read);
+    throw failure("cannot read the mapping sources", (f) => v.UNREADABLE_RULES.has(f.rule));
   }
   const { sources } = read;
-  const config = inputs.serverConfig ?? sources.config?.config;
-  const configPath = inputs.serverConfig ? inputs.configPath : sources.config?.file ?? "";
+  if (inputs.configPath !== "" && sources.config?.file !== inputs.configPath) {
+    throw failure(
+      `${inputs.configPath} is not a server config the server would start with`,
+      (f) => f.file === inputs.configPath && f.severity === "error",
+    );
+  }
+  const config = sources.config?.config;
+  const dynamicPath = config?.dynamicFilePath ?? "";
+  if (dynamicPath !== "") {
+    // Read as the server reads it: a file that does not exist is an empty backend.
+    let text: string | undefined;
+    try {
+      text = await deps.readTextFile(dynamicPath);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    if (text !== undefined) {
+      const dyn = await v.readMappingSources([{ name: dynamicPath, text }]);
+      sources.backends.DynamicFile.unshift(...dyn.sources.backends.DynamicFile);
+      read.findings.push(...dyn.findings);
+    }
+  }
+  let cluster: { EKSConfigMap: string; CRD: string } | undefined;
+  if (inputs.kubeconfig !== undefined) {
+    cluster = (await v.readCluster(
+      { kubeconfig: inputs.kubeconfig, context: inputs.context },
+      read,
+    )).cluster;
+  }
+  const notes: string[] = [];
   const strict = config?.dynamicFileUserIdStrict ?? false;
   const provided: ProvidedBackends = {};
   const { EKSConfigMap, DynamicFile, CRD } = sources.backends;
   if (DynamicFile.length > 0) provided.DynamicFile = combine("DynamicFile", DynamicFile, strict);
   if (EKSConfigMap.length > 0) provided.EKSConfigMap = combine("EKSConfigMap", EKSConfigMap, false);
+  if (EKSConfigMap.length > 1) notes.push("several aws-auth sources: their entries are combined");
   if (CRD.length > 0) {
     const { store } = MappingStore.build(CRD.flatMap((s) => s.roles), [], []);
     provided.CRD = { name: "CRD", origin: CRD.map((s) => s.file).join(", "), store };
   }
-  if (EKSConfigMap.length > 1) notes.push("several aws-auth sources: their entries are combined");
   for (const name of ["EKSConfigMap", "CRD"] as const) {
-    const status = read.cluster?.[name];
+    const status = cluster?.[name];
     if (status === undefined || provided[name] !== undefined) continue;
+    const origin = name === "EKSConfigMap"
+      ? "ConfigMap kube-system/aws-auth"
+      : "IAMIdentityMapping objects";
     provided[name] = status === "read"
-      ? {
-        name,
-        origin: name === "EKSConfigMap"
-          ? "ConfigMap kube-system/aws-auth (absent)"
-          : "no IAMIdentityMapping objects",
-        store: MappingStore.EMPTY,
-      }
-      : {
-        name,
-        origin: name === "EKSConfigMap"
-          ? "ConfigMap kube-system/aws-auth"
-          : "IAMIdentityMapping objects",
-        unavailable: status,
-      };
+      ? { name, origin: `${origin} (none)`, store: MappingStore.EMPTY }
+      : { name, origin, unavailable: status };
   }
-  const all = [...read.findings, ...v.lint(sources)];
-  const findingsFor = (canonicalArn: string): RelevantFinding[] =>
-    all.filter((f) =>
+  // validate's rules run only when a denial asks which problems concern the identity.
+  let all: import("../validate/mod.ts").Finding[] | undefined;
+  const findingsFor = (canonicalArn: string): RelevantFinding[] => {
+    all ??= [...read.findings, ...v.lint(sources)];
+    return all.filter((f) =>
       f.severity !== "info" && f.subject !== undefined && concerns(f.subject, canonicalArn)
     ).map((f) => ({
       location: f.line > 0 ? `${f.file}:${f.line}:${f.column}` : f.file,
       rule: f.rule,
       message: f.message,
     }));
+  };
+  const privateDnsName = inputs.offline ? undefined : ec2Lookup(config, deps.env);
   if (config === undefined) {
     const backends = backendsWithoutConfig(provided);
     return {
@@ -335,8 +360,10 @@ export async function loadMappingSources(
       unavailable: backends.length === 0 ? "no mapping source among the inputs" : undefined,
     };
   }
-  const built = await backendsFromConfig(config, configPath, provided, deps);
+  const built = await backendsFromConfig(config, sources.config!.file, provided, deps);
   return {
+    serverConfig: config,
+    serverClusterId: sources.config!.clusterIdGiven ? config.clusterId : undefined,
     backends: built.backends,
     notes: [...built.notes, ...notes],
     findingsFor,

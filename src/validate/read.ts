@@ -468,7 +468,7 @@ function readConfig(
     findings.push(finding(e.key === undefined ? START(file) : at(e.key), e.rule, message));
     return;
   }
-  sources.config = { file, config };
+  sources.config = { file, config, clusterIdGiven: !("clusterID" in flags) };
   const entryAt: EntryPositions = (section, index, key) =>
     at(`server.${section}${index === undefined ? "" : `[${index}]`}${key ? `.${key}` : ""}`);
   sources.backends.MountedFile.push({

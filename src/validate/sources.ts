@@ -30,6 +30,8 @@ export interface ConfigInput {
   file: string;
   /** The validated config, as `server` builds it (with `source` for positions). */
   config: ServerConfig;
+  /** Whether the file sets `clusterID` (without it, `config.clusterId` is a placeholder). */
+  clusterIdGiven: boolean;
 }
 
 /** The MountedFile mappings of a server config file (`server.mapRoles` …). */
