@@ -225,7 +225,7 @@ export class Churn {
       if (n !== undefined) await this.#awaitProbe("dyn", n);
     }
     if (this.#cmLastInvalid) {
-      const n = await this.#writeCm(this.o.timelines.cm!, "valid", false);
+      const n = await this.#writeCm(this.o.timelines.cm!, "valid", "never");
       await this.#awaitProbe("cm", n);
     }
   }
@@ -288,8 +288,24 @@ export class Churn {
     }
   }
 
+  // The first steps of each source go through every kind of write, so that even a short run
+  // covers them all; the random ones follow.
+  #dynScript: ("valid" | "invalid" | "delete")[] = [
+    "valid",
+    "invalid",
+    "delete",
+    "invalid",
+    "valid",
+  ];
+  #cmScript: ("typo" | "delete" | "valid")[] = ["typo", "delete", "valid"];
+  #crdScript: ("delete" | "put")[] = ["put", "delete"];
+
   async #dynStep(): Promise<number | undefined> {
     const t = this.o.timelines.dyn!;
+    const scripted = this.#dynScript.shift();
+    if (scripted !== undefined) {
+      return await this.#writeDyn(t, scripted, scripted === "valid" ? "in-place" : "atomic");
+    }
     const r = this.o.rng.next();
     if (r < 0.15 && this.#dynExists) return await this.#writeDyn(t, "delete", "atomic");
     const mode = this.o.rng.chance(0.5) ? "atomic" : "in-place";
@@ -351,11 +367,18 @@ export class Churn {
 
   async #cmStep(): Promise<number | undefined> {
     const t = this.o.timelines.cm!;
+    const scripted = this.#cmScript.shift();
+    if (scripted === "typo") return await this.#writeCm(t, "valid", "always");
+    if (scripted !== undefined) return await this.#writeCm(t, scripted, "never");
     if (this.#cmExists && this.o.rng.chance(0.15)) return await this.#writeCm(t, "delete");
     return await this.#writeCm(t, "valid");
   }
 
-  async #writeCm(t: SourceTimeline, what: "valid" | "delete", typos = true): Promise<number> {
+  async #writeCm(
+    t: SourceTimeline,
+    what: "valid" | "delete",
+    typo: "sometimes" | "always" | "never" = "sometimes",
+  ): Promise<number> {
     const kube = this.o.kube!;
     const c = this.counts.cm;
     this.#cmLastInvalid = false;
@@ -374,7 +397,7 @@ export class Churn {
     const recreated = previous?.deleted === true;
     const data = awsAuthData(entries, accounts);
     let state = stateOf(entries, accounts);
-    if (typos && this.o.rng.chance(0.12)) {
+    if (typo === "always" || (typo === "sometimes" && this.o.rng.chance(0.12))) {
       this.#cmLastInvalid = true;
       // A typo in one key: the server keeps that key's last good entries (the informer applies
       // every version in order, so that is the previous version's roles) and applies the rest.
@@ -420,8 +443,13 @@ export class Churn {
       }
       c.valid++;
     } else {
-      const target = rng.pick(CHURN_TARGETS);
-      if (this.#crdObjects.has(target) && rng.chance(0.3)) {
+      const scripted = this.#crdScript.shift();
+      const existing = [...this.#crdObjects.keys()];
+      const target = scripted === "delete" && existing.length > 0
+        ? rng.pick(existing)
+        : rng.pick(CHURN_TARGETS);
+      const remove = scripted === "delete" || (scripted === undefined && rng.chance(0.3));
+      if (this.#crdObjects.has(target) && remove) {
         await deleteMapping(kube, objectName(target));
         this.#crdObjects.delete(target);
         c.deleted++;

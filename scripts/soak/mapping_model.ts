@@ -8,11 +8,12 @@
  * explicit match decides (rendered, then checked against its backend's reserved prefixes),
  * account auto-mapping only when no backend matched, otherwise not mapped.
  *
- * When a version is in force: the server applies a write some time after it (the reload
- * window), never before, and never goes back to an older version. Every version carries a probe
+ * When a version is in force: the server applies a write some time after it, within the reload
+ * window, never before, and never goes back to an older version. Every version carries a probe
  * principal whose username names the version, and the soak reviews the probes all the time, so
  * the version in force is observed rather than assumed: version `i` is possible from the moment
- * its write started until the first probe review that saw a newer version ended.
+ * its write started until the first probe review that saw a newer version ended, and never
+ * longer than the reload window after the next version was written.
  *
  * @module
  */
@@ -137,8 +138,12 @@ export class SourceTimeline {
   readonly observations: ProbeObservation[] = [];
   #ends: number[] | undefined;
 
-  /** @param source the source's name */
-  constructor(readonly source: SourceName) {}
+  /**
+   * @param source the source's name
+   * @param windowMs the reload window: the longest the server may keep serving a version
+   *   after the next one was written (Infinity: only probe observations end a version)
+   */
+  constructor(readonly source: SourceName, readonly windowMs: number = Infinity) {}
 
   /** The next version number. */
   get nextN(): number {
@@ -174,10 +179,15 @@ export class SourceTimeline {
     return this.observations.some((o) => (this.attribute(o) ?? -1) >= n);
   }
 
-  /** For each version, the latest instant it could still be in force (Infinity: to the end). */
+  /**
+   * For each version, the latest instant it could still be in force: the reload window after
+   * the next version was written, or earlier when a probe saw a newer version before that.
+   */
   ends(): number[] {
     if (this.#ends !== undefined) return this.#ends;
-    const ends = this.versions.map(() => Infinity);
+    const ends = this.versions.map((_, i) =>
+      i + 1 < this.versions.length ? this.versions[i + 1]!.writeEnd + this.windowMs : Infinity
+    );
     for (const o of this.observations) {
       const seen = this.attribute(o);
       if (seen === undefined) continue;

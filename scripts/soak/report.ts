@@ -73,6 +73,7 @@ export interface ReportInput {
     warmupS: number;
     faults: Record<string, number>;
     thresholds: { rssSlopeMbPerMin: number; healthP99Ms: number; latencyBoundMs: number };
+    reloadWindowMs: { file: number; kube: number };
     command: string;
   };
   /** Every review. */
@@ -276,6 +277,7 @@ export function buildReport(i: ReportInput): SoakReport {
       fuzzS: i.options.fuzzS,
       faultRates: i.options.faults,
       thresholds: i.options.thresholds,
+      reloadWindowMs: i.options.reloadWindowMs,
     },
     reviews: {
       total: i.reviews.length,

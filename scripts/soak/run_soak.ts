@@ -83,6 +83,12 @@ export interface SoakOptions {
   processFaults: boolean;
   /** Seconds before memory growth is measured. */
   warmupS: number;
+  /**
+   * The reload windows the oracle allows (docs/soak.md#reload-windows): the longest the server
+   * may serve a mapping version after the next one was written, for the DynamicFile and for the
+   * kube-apiserver sources (whose watch may be reconnecting after a restart).
+   */
+  reloadWindowMs: { file: number; kube: number };
   /** The tree whose `main.ts` runs as the server (a patched copy to check the oracle). */
   root: string;
   /** Where certificates, config, logs and the report go (created; left in place). */
@@ -114,6 +120,7 @@ export function defaultSoakOptions(): SoakOptions {
     fuzzS: 30,
     processFaults: true,
     warmupS: 60,
+    reloadWindowMs: { file: 5000, kube: 15_000 },
     root: new URL("../../", import.meta.url).pathname,
     dir: `${new URL("../../", import.meta.url).pathname}.state/soak`,
     thresholds: { rssSlopeMbPerMin: 8, healthP99Ms: 1000, latencyBoundMs: 15_000 },
@@ -259,7 +266,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   let server: ServerProcess | undefined;
   try {
     const timelines: Partial<Record<SourceName, SourceTimeline>> = {
-      dyn: new SourceTimeline("dyn"),
+      dyn: new SourceTimeline("dyn", o.reloadWindowMs.file),
     };
     let kubeClient;
     if (o.kube) {
@@ -271,8 +278,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       const client = kubeClient;
       cleanups.unshift(() => client.close());
       await installCrd(kubeClient);
-      timelines.cm = new SourceTimeline("cm");
-      timelines.crd = new SourceTimeline("crd");
+      timelines.cm = new SourceTimeline("cm", o.reloadWindowMs.kube);
+      timelines.crd = new SourceTimeline("crd", o.reloadWindowMs.kube);
     }
     const dynamicFile = `${mapDir}/mapping.json`;
     const churn = new Churn({ timelines, dynamicFile, kube: kubeClient, rng: rng.fork(), log });

@@ -95,6 +95,17 @@ Deno.test("timeline: a version is possible from its write until a probe saw a ne
   assert.equal(t.attribute({ t0: 50, t1: 60, seen: "unmapped" }), undefined);
 });
 
+Deno.test("timeline: the reload window ends a version the probes never saw replaced", () => {
+  const t = new SourceTimeline("dyn", 1000);
+  t.add({ n: 0, writeStart: 0, writeEnd: 1, state: EMPTY_STATE, deleted: false });
+  t.add({ n: 1, writeStart: 100, writeEnd: 101, state: EMPTY_STATE, deleted: true });
+  assert.deepEqual(t.possible(1000, 1100).map((v) => v.n), [0, 1]);
+  assert.deepEqual(t.possible(1102, 1200).map((v) => v.n), [1]);
+  // A probe that saw the deletion earlier ends version 0 earlier.
+  t.observe({ t0: 150, t1: 160, seen: "unmapped" });
+  assert.deepEqual(t.possible(170, 180).map((v) => v.n), [1]);
+});
+
 Deno.test("timeline: reload latency bounds and regressions", () => {
   const t = timeline();
   t.observe({ t0: 102, t1: 104, seen: 0 });
