@@ -8,7 +8,7 @@
  *
  * - `same-url`: a change to the unused low bits of the last base64url character (base64url of a
  *   length that is not a multiple of 3 leaves 2 or 4 bits unused, which decoders ignore);
- * - `hex-case`: a percent-escape written with lower-case hex digits (`%2f` for `%2F`); SigV4
+ * - `hex-lowercase`: a percent-escape written with lower-case hex digits (`%2f` for `%2F`); SigV4
  *   decodes and re-encodes the query before signing, so STS sees the same canonical request.
  *
  * Every other one-byte mutation must be denied.
@@ -51,7 +51,7 @@ export function tokenQueryKey(token: string): string | undefined {
 }
 
 /** Why a mutation is harmless, if it is. */
-export type Harmless = "same-url" | "hex-case";
+export type Harmless = "same-url" | "hex-lowercase";
 
 /** Judges a mutated token against the original (see the module doc). */
 export function harmlessness(original: string, mutated: string): Harmless | undefined {
@@ -61,7 +61,7 @@ export function harmlessness(original: string, mutated: string): Harmless | unde
   if (a === undefined || b === undefined) return undefined;
   if (a === b) return "same-url";
   const upper = (u: string) => u.replace(/%[0-9a-fA-F]{2}/g, (m) => m.toUpperCase());
-  return upper(a) === upper(b) ? "hex-case" : undefined;
+  return upper(a) === upper(b) ? "hex-lowercase" : undefined;
 }
 
 /** A token changed in one place, and whether that change is harmless. */
