@@ -16,11 +16,13 @@ Deno.test("soak: under load, faults and mapping churn at once, no invariant brea
     ...defaultSoakOptions(),
     durationS: 60,
     fuzzS: 8,
-    warmupS: 12,
+    // Memory is measured from 25 s to the SIGTERM at 42 s. A minute is too short to tell a slow
+    // leak from a heap still settling at V8's sizes (it grows 10 to 20 MB in the first half
+    // minute), so only a fast leak fails here (the memory-leak mutant grows ~290 MB/min); the
+    // 5-minute run of `deno task soak` holds the server to 8 MB/min.
+    warmupS: 25,
     dir,
-    // A minute is too short to tell a leak from a heap still settling at V8's sizes; the
-    // 5-minute run of `deno task soak` judges memory with 8 MB/min.
-    thresholds: { rssSlopeMbPerMin: 30, healthP99Ms: 1000, latencyBoundMs: 15_000 },
+    thresholds: { rssSlopeMbPerMin: 60, healthP99Ms: 1000, latencyBoundMs: 15_000 },
     command: "deno test tests/soak/soak_test.ts",
     log: (line) => progress.push(line),
   });
