@@ -84,12 +84,12 @@ export const MUTANTS: readonly Mutant[] = [
     to: 'if (rendered !== "" && groups.length < 1) groups.push(rendered);',
   },
   {
-    name: "throttling-as-403",
-    what: "a throttled STS call is answered 403 instead of 429",
+    name: "throttling-as-denial",
+    what: "a throttled STS call is answered as a plain denial instead of 429",
     breaks: "3 throttling not 429",
     file: "src/serve/handler.ts",
-    from: 'json(outcome === "sts_throttling" ? 429 : 403, body)',
-    to: "json(403, body)",
+    from: 'json(outcome === "sts_throttling" ? 429 : DENIED, body)',
+    to: "json(DENIED, body)",
   },
   {
     name: "sts-5xx-parsed",

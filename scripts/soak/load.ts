@@ -334,7 +334,7 @@ export class Load {
       }
       const m = r.authenticated ? pattern.exec(r.username ?? "") : null;
       if (m) timeline.observe({ t0: r.t0, t1: r.t1, seen: Number(m[1]) });
-      else if (r.status === 403 && r.reason === "map.not_mapped") {
+      else if (r.status === 200 && r.reason === "map.not_mapped") {
         timeline.observe({ t0: r.t0, t1: r.t1, seen: "unmapped" });
       }
       await new Promise((res) => setTimeout(res, 150));

@@ -186,14 +186,19 @@ export function answerOutcomes(a: AnswerRecord, stsTimeoutMs: number): string[] 
   return out;
 }
 
-/** The outcome a review got, in the notation of the allowed sets. */
+/**
+ * The outcome a review got, in the notation of the allowed sets. A denial is HTTP 200 with
+ * `authenticated` unset and the reason first in `status.error` (port decision 22); a throttled
+ * STS call is 429; any other status, or a denial without a reason, is none of the outcomes the
+ * oracle allows.
+ */
 export function observedOutcome(r: ReviewRecord): string {
   if (r.transportError !== undefined) return "none";
   if (r.status === 200 && r.authenticated === true) {
     return `ok:${r.username}|${(r.groups ?? []).join(",")}`;
   }
   if (r.status === 429) return `429:${r.reason}`;
-  if (r.status === 403) return `deny:${r.reason}`;
+  if (r.status === 200 && r.reason !== undefined) return `deny:${r.reason}`;
   return `http:${r.status}`;
 }
 

@@ -209,7 +209,7 @@ export function buildReport(i: ReportInput): SoakReport {
   const parsed = parseLog(i.serverLog);
   const responses = count(
     answered,
-    (r) => (r.status === 403 || r.status === 429) ? r.reason : undefined,
+    (r) => r.authenticated === true ? undefined : r.reason,
   );
   // Fuzz bodies reach the handler too (request.* reasons, and a review of token "x"), so only
   // the reasons of real tokens are compared.
@@ -290,6 +290,8 @@ export function buildReport(i: ReportInput): SoakReport {
             ? "no answer"
             : r.status === 200 && r.authenticated
             ? "200 authenticated"
+            : r.status === 200
+            ? "200 denied"
             : String(r.status),
       ),
     },

@@ -27,6 +27,7 @@ import { kubeClientFor } from "../../src/map/kube.ts";
 import { installCrd } from "../../tests/map/_kube.ts";
 import { type KubeApiServer, startKubeApiServer } from "../../tests/peers/kube_apiserver.ts";
 import { freePort } from "../../tests/peers/ports.ts";
+import { serverExt, writeCa, writeLeaf } from "../../tests/peers/test_ca.ts";
 import { startStsPeer, type StsRandomFaults } from "../../tests/peers/sts_peer.ts";
 import { rssMb } from "../lib/proc_stats.ts";
 import { type ServerProcess, startServerProcess } from "../lib/server_process.ts";
@@ -149,13 +150,6 @@ export interface SoakViolation {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function run(cmd: string, args: string[], cwd: string): Promise<void> {
-  const out = await new Deno.Command(cmd, { args, cwd, stdout: "null", stderr: "piped" }).output();
-  if (!out.success) {
-    throw new Error(`${cmd} ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
-  }
-}
-
 /**
  * A CA and a serving certificate for 127.0.0.1 signed by it, in the server's state dir. The
  * server uses an existing pair as is; a leaf under a CA (rather than the self-signed CA the
@@ -163,55 +157,15 @@ async function run(cmd: string, args: string[], cwd: string): Promise<void> {
  * generator verify the server with Deno's own `fetch`.
  */
 async function writeCerts(dir: string, stateDir: string): Promise<string> {
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
   await Deno.mkdir(stateDir, { recursive: true, mode: 0o700 });
-  await run("openssl", [
-    "req",
-    "-x509",
-    ...ec,
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.crt",
-    "-days",
-    "3",
-    "-subj",
-    "/CN=aia-soak-ca",
-  ], dir);
-  await Deno.writeTextFile(
-    `${dir}/leaf.ext`,
-    "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n" +
-      "keyUsage=critical,digitalSignature\nbasicConstraints=CA:FALSE\n",
-  );
-  await run("openssl", [
-    "req",
-    ...ec,
-    "-keyout",
-    `${stateDir}/key.pem`,
-    "-out",
-    "leaf.csr",
-    "-subj",
-    "/CN=127.0.0.1",
-  ], dir);
-  await run("openssl", [
-    "x509",
-    "-req",
-    "-in",
-    "leaf.csr",
-    "-CA",
-    "ca.crt",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-days",
-    "3",
-    "-extfile",
-    "leaf.ext",
-    "-out",
-    `${stateDir}/cert.pem`,
-  ], dir);
-  await Deno.chmod(`${stateDir}/key.pem`, 0o600);
-  await Deno.chmod(`${stateDir}/cert.pem`, 0o644);
+  await writeCa(dir, "aia-soak-ca");
+  await writeLeaf(dir, "server", "/CN=127.0.0.1", serverExt(["IP:127.0.0.1"]));
+  await Deno.writeTextFile(`${stateDir}/key.pem`, await Deno.readTextFile(`${dir}/server.key`), {
+    mode: 0o600,
+  });
+  await Deno.writeTextFile(`${stateDir}/cert.pem`, await Deno.readTextFile(`${dir}/server.crt`), {
+    mode: 0o644,
+  });
   return await Deno.readTextFile(`${dir}/ca.crt`);
 }
 

@@ -162,7 +162,7 @@ Deno.test("an authenticated review needs STS's word for that token and the mappi
 });
 
 Deno.test("denials must name a cause; throttling is 429; every review is answered in time", () => {
-  const deny = (reason: string, status = 403) => ({ status, reason, authenticated: false });
+  const deny = (reason: string, status = 200) => ({ status, reason, authenticated: false });
   const hang: AnswerRecord = {
     queryKey: "k",
     fault: "hang",
@@ -186,8 +186,17 @@ Deno.test("denials must name a cause; throttling is 429; every review is answere
     answeredAt: T0 + 6,
   };
   assert.equal(judge(review(deny("sts.throttled", 429)), ctx([throttled])), undefined);
+  // A denial is HTTP 200 with status.error (port decision 22); the Go tool's 403 is not.
   assert.equal(
-    judge(review(deny("sts.throttled", 403)), ctx([throttled]))?.invariant,
+    judge(
+      review({ kind: "expired", expiresAt: T0 - 60_000, ...deny("token.expired", 403) }),
+      ctx([]),
+    )
+      ?.invariant,
+    "3 denial reason without a cause",
+  );
+  assert.equal(
+    judge(review(deny("sts.throttled", 200)), ctx([throttled]))?.invariant,
     "3 throttling not 429",
   );
   // A failure is never cached: one from before the review does not explain it.
