@@ -136,6 +136,11 @@ export interface OracleContext {
   latencyBoundMs: number;
   /** Tolerance for token expiry at the boundary (clock granularity, one-second X-Amz-Date). */
   expirySlackMs?: number;
+  /**
+   * How long after the STS peer sent an answer the server may still hand it to a review that
+   * joined the call (the answer is in flight, or waits for the server's event loop); default 2 s.
+   */
+  answerGraceMs?: number;
 }
 
 const BY_ARN = new Map(PRINCIPALS.map((p) => [p.arn, p]));
@@ -225,9 +230,10 @@ export function allowedOutcomes(r: ReviewRecord, ctx: OracleContext): Set<string
   );
   const identities = new Set<string>();
   for (const a of answers) {
-    // Failures are never cached: only an STS call in flight during the review can explain one.
+    // Failures are never cached: only an STS call in flight during the review can explain one
+    // (the review may join a call the peer has answered but the server has not read yet).
     // Successes are remembered until the token expires.
-    const concurrent = a.answeredAt >= r.t0;
+    const concurrent = a.answeredAt + (ctx.answerGraceMs ?? 2000) >= r.t0;
     for (const o of answerOutcomes(a, ctx.stsTimeoutMs)) {
       if (o.startsWith("sts-ok:")) identities.add(o.slice("sts-ok:".length));
       else if (concurrent) allowed.add(o);

@@ -199,8 +199,11 @@ Deno.test("denials must name a cause; throttling is 429; every review is answere
     judge(review(deny("sts.throttled", 200)), ctx([throttled]))?.invariant,
     "3 throttling not 429",
   );
-  // A failure is never cached: one from before the review does not explain it.
-  const earlier = { ...throttled, arrivedAt: T0 - 100, answeredAt: T0 - 90 };
+  // A review may join a call the peer has answered and the server has not read yet.
+  const justBefore = { ...throttled, arrivedAt: T0 - 100, answeredAt: T0 - 90 };
+  assert.equal(judge(review(deny("sts.throttled", 429)), ctx([justBefore])), undefined);
+  // But a failure is never cached: one from well before the review does not explain it.
+  const earlier = { ...throttled, arrivedAt: T0 - 5000, answeredAt: T0 - 4990 };
   assert.equal(
     judge(review(deny("sts.throttled", 429)), ctx([earlier]))?.invariant,
     "3 throttling not 429",
