@@ -179,6 +179,7 @@ function assertLoopback(what: string, hostPort: string): void {
 export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   const log = o.log;
   const rng = seededRng(o.seed);
+  const root = o.root.replace(/\/+$/, "");
   await Deno.remove(o.dir, { recursive: true }).catch(() => {});
   await Deno.mkdir(o.dir, { recursive: true, mode: 0o700 });
   const dir = await Deno.realPath(o.dir);
@@ -256,8 +257,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     const startServer = async () => {
       const start = now();
       const s = await startServerProcess({
-        entry: `${o.root.replace(/\/$/, "")}/main.ts`,
-        denoConfig: `${o.root.replace(/\/$/, "")}/deno.json`,
+        entry: `${root}/main.ts`,
+        denoConfig: `${root}/deno.json`,
         args: [
           "server",
           "--config",
@@ -281,7 +282,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       lifetimes.push({ start, end: Infinity });
       return s;
     };
-    log(`starting the server (${o.root}main.ts) ...`);
+    log(`starting the server (${root}/main.ts) ...`);
     server = await startServer();
     cleanups.unshift(() => server!.stop("SIGKILL"));
     const url = `https://127.0.0.1:${port}/authenticate`;
