@@ -29,8 +29,10 @@
 
 import { parseArgs } from "node:util";
 import { DEFAULT_MAX_CACHED_TOKENS } from "../src/serve/review_cache.ts";
-import { generateToken } from "../src/sign/mod.ts";
 import { startStsPeer } from "../tests/peers/sts_peer.ts";
+import { mintTokens } from "./lib/mint_tokens.ts";
+import { cpuMicros, loadAverage, machineTicks, peakRssMb, rssMb } from "./lib/proc_stats.ts";
+import { SERVER_V8_FLAGS, startServerProcess } from "./lib/server_process.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const STATE = `${ROOT}.state/bench`;
@@ -58,13 +60,6 @@ const THREADS = Number(values.threads);
 const STS_LATENCY = Number(values["sts-latency"]);
 const WARMUP = Number(values.warmup);
 const CLUSTER_ID = "bench-cluster";
-/**
- * The V8 flags users get by default (`deno task start`, the compiled binary): a young
- * generation of at most 8 MB per semi-space (V8's default is 32 MB, grown under load) and a
- * 192 MB old generation. `BENCH_DENO_FLAGS` replaces them (`BENCH_DENO_FLAGS=""` runs V8's
- * defaults).
- */
-const SERVER_V8_FLAGS = "--v8-flags=--max-semi-space-size=8,--max-old-space-size=192";
 const PRINCIPALS = 500;
 
 const LUA = `
@@ -160,15 +155,6 @@ async function runWrk(
   };
 }
 
-/** Busy and total clock ticks of all CPUs, from the first line of /proc/stat. */
-async function machineTicks(): Promise<{ busy: number; total: number }> {
-  const line = (await Deno.readTextFile("/proc/stat")).split("\n")[0]!;
-  const ticks = line.trim().split(/\s+/).slice(1).map(Number);
-  const total = ticks.reduce((a, b) => a + b, 0);
-  // idle and iowait are the 4th and 5th numbers.
-  return { busy: total - (ticks[3] ?? 0) - (ticks[4] ?? 0), total };
-}
-
 /**
  * Throughput and p50/p99 of the STS peer on its own at `connections`: one presigned URL, sent by
  * wrk straight to the peer.
@@ -207,19 +193,6 @@ async function stsRoundTrip(
   };
 }
 
-async function peakRssMb(pid: number): Promise<number> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  const kb = Number(status.match(/VmHWM:\s+(\d+) kB/)?.[1] ?? NaN);
-  return kb / 1024;
-}
-
-/** User + system CPU time of a process, in microseconds (from /proc, clock ticks of 10 ms). */
-async function cpuMicros(pid: number): Promise<number> {
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
-}
-
 /** Heap figures from the server's own /metrics (prom-client's process collectors). */
 async function heapFigures(metricsUrl: string, caFile: string): Promise<string> {
   const out = await new Deno.Command("curl", {
@@ -234,15 +207,6 @@ async function heapFigures(metricsUrl: string, caFile: string): Promise<string> 
   return `heap used ${get("nodejs_heap_size_used_bytes").toFixed(1)} MB of ` +
     `${get("nodejs_heap_size_total_bytes").toFixed(1)} MB, external ` +
     `${get("nodejs_external_memory_bytes").toFixed(1)} MB`;
-}
-
-async function loadAverage(): Promise<string> {
-  return (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ");
-}
-
-async function currentRssMb(pid: number): Promise<number> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  return Number(status.match(/VmRSS:\s+(\d+) kB/)?.[1] ?? NaN) / 1024;
 }
 
 async function main(): Promise<number> {
@@ -273,20 +237,11 @@ async function main(): Promise<number> {
   const seconds = Math.ceil(needed / PRINCIPALS);
   const t0 = performance.now();
   const now = Date.now();
-  const tokens: string[] = [];
-  for (let s = 0; s < seconds; s++) {
-    const at = new Date(now - s * 1000);
-    const batch = await Promise.all(principals.map((p) =>
-      generateToken({
-        clusterId: CLUSTER_ID,
-        credentials: p,
-        endpoint: peer.url,
-        signingRegion: "us-east-1",
-        now: at,
-      })
-    ));
-    for (const t of batch) tokens.push(t.token);
-  }
+  const tokens = await mintTokens(
+    principals,
+    Array.from({ length: seconds }, (_, s) => new Date(now - s * 1000)),
+    { clusterId: CLUSTER_ID, endpoint: peer.url },
+  );
   const warmFile = `${STATE}/tokens-warmup.txt`;
   await Deno.writeTextFile(warmFile, tokens.slice(0, warmCount).join("\n") + "\n");
   const distinctFile = `${STATE}/tokens-distinct.txt`;
@@ -312,25 +267,18 @@ async function main(): Promise<number> {
       `  stateDir: ${STATE}/state\n  generateKubeconfig: ${STATE}/kubeconfig.yaml\n` +
       `  mapUsers:\n${users}`,
   );
-  const logFile = await Deno.open(`${STATE}/server.log`, {
-    write: true,
-    create: true,
-    truncate: true,
-  });
-  logFile.close();
-  const server = new Deno.Command("sh", {
-    args: [
-      "-c",
-      `exec "${Deno.execPath()}" run -A ${Deno.env.get("BENCH_DENO_FLAGS") ?? SERVER_V8_FLAGS} ${
-        REFERENCE
-          ? `"${ROOT}scripts/bench/reference_server.ts" "${STATE}/state" ${CLUSTER_ID}`
-          : `"${ROOT}main.ts" server --config "${configPath}"`
-      } 2>"${STATE}/server.log"`,
-    ],
+  await Deno.writeTextFile(`${STATE}/server.log`, "");
+  // `BENCH_DENO_FLAGS` replaces the V8 flags (`BENCH_DENO_FLAGS=""` runs V8's defaults).
+  const server = await startServerProcess({
+    entry: REFERENCE ? `${ROOT}scripts/bench/reference_server.ts` : `${ROOT}main.ts`,
+    denoConfig: `${ROOT}deno.json`,
+    args: REFERENCE ? [`${STATE}/state`, CLUSTER_ID] : ["server", "--config", configPath],
+    logPath: `${STATE}/server.log`,
+    denoFlags: Deno.env.get("BENCH_DENO_FLAGS") ?? SERVER_V8_FLAGS,
+    readyTimeoutMs: 30_000,
     env: {
       AWS_ENDPOINT_URL_STS: peer.url,
       AWS_REGION: "us-east-1",
-      NO_COLOR: "1",
       ...(Deno.env.get("BENCH_SERVER_ENV")
         ? Object.fromEntries(
           Deno.env.get("BENCH_SERVER_ENV")!.split(";").map((
@@ -339,25 +287,19 @@ async function main(): Promise<number> {
         )
         : {}),
     },
-    stdout: "null",
-  }).spawn();
+  }).catch(async (e) => {
+    await peer.close();
+    throw e;
+  });
   try {
-    let url: string | undefined;
-    const deadline = Date.now() + 30_000;
-    while (url === undefined && Date.now() < deadline) {
-      const log = await Deno.readTextFile(`${STATE}/server.log`);
-      const m = log.match(/listening on (\S+?)"/);
-      if (m) url = `https://${m[1]}/authenticate`;
-      else await new Promise((r) => setTimeout(r, 100));
-    }
-    if (url === undefined) throw new Error("the server did not start; see .state/bench/server.log");
+    const url = `https://${server.address}/authenticate`;
     if (REFERENCE) {
       print(
         "REFERENCE RUN: scripts/bench/reference_server.ts, not the authenticator (see its doc)",
       );
     }
     print(`server pid ${server.pid} on ${url}; STS peer latency ${STS_LATENCY} ms`);
-    print(`idle RSS ${(await currentRssMb(server.pid)).toFixed(1)} MB`);
+    print(`idle RSS ${(await rssMb(server.pid)).toFixed(1)} MB`);
     print(`machine: ${navigator.hardwareConcurrency} CPUs (server, STS peer and wrk share them)`);
     print();
 
@@ -477,12 +419,7 @@ async function main(): Promise<number> {
     await Deno.writeTextFile(`${STATE}/wrk-repeated.txt`, hit.raw);
     return 0;
   } finally {
-    try {
-      server.kill("SIGTERM");
-    } catch {
-      // already exited (its log says why)
-    }
-    await server.status;
+    await server.stop();
     await peer.close();
   }
 }

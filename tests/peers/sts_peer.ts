@@ -23,6 +23,7 @@
 
 import { Buffer } from "node:buffer";
 import { createHash, createHmac } from "node:crypto";
+import { type Http1Exchange, serveHttp1 } from "./http1_server.ts";
 
 /** A caller the peer knows: long-term (`AKIA…`) or temporary (`ASIA…` with a session token). */
 export interface PeerPrincipal {
@@ -83,6 +84,69 @@ export interface StsPeerOptions {
    * region of its own.
    */
   region?: string;
+  /**
+   * `"deno"` (default): `Deno.serve`. `"tcp"`: the small HTTP/1.1 server of
+   * `http1_server.ts` on a raw listener, which can also reset a connection before answering
+   * or leave it hanging (the `reset` and `hang` faults need it).
+   */
+  transport?: "deno" | "tcp";
+  /** Called once per request when its answer has left (or its connection was dropped). */
+  onAnswer?: (record: StsAnswerRecord) => void;
+}
+
+/** What the peer did with one request, for an oracle that must know every STS answer. */
+export interface StsAnswerRecord {
+  /** HTTP method. */
+  method: string;
+  /** The raw query of the request target, exactly as received. */
+  query: string;
+  /** The fault injected instead of (or, for `spike`, before) the real answer, if any. */
+  fault?: StsFaultKind;
+  /** Status of the answer sent; unset when the connection was reset or left hanging. */
+  status?: number;
+  /** STS error code of the answer, when it was an STS error (injected or real). */
+  code?: string;
+  /** The error message's first 120 characters (tells an expired signature from a wrong one). */
+  message?: string;
+  /** The caller's ARN of a successful `GetCallerIdentity` or `AssumeRole`. */
+  arn?: string;
+  /** `performance.now()` when the request arrived. */
+  arrivedAt: number;
+  /** `performance.now()` when the answer left, or the connection was reset. */
+  answeredAt: number;
+}
+
+/**
+ * Injected fault kinds: `throttle` (400 `Throttling`), `status` (an error status, 5xx for the
+ * random ones), `garbage` (200 with a body that is not an STS answer), `reset` (the connection
+ * is closed before any answer), `hang` (no answer until the hang is released, then a reset),
+ * `spike` (the real answer, held past the server's STS timeout).
+ */
+export type StsFaultKind = "throttle" | "status" | "garbage" | "reset" | "hang" | "spike";
+
+/**
+ * Faults drawn per request: one uniform draw against the cumulative probabilities, in the order
+ * of the fields (their sum must not exceed 1). The answer is decided on arrival.
+ */
+export interface StsRandomFaults {
+  /** Probability of a throttling answer. */
+  throttle?: number;
+  /** Probability of a 500 or 503 `InternalFailure`. */
+  status5xx?: number;
+  /** Probability of a connection reset before any answer (`transport: "tcp"`). */
+  reset?: number;
+  /** Probability of a hang (`transport: "tcp"`). */
+  hang?: number;
+  /** Probability of a 200 answer whose body is garbage. */
+  garbage?: number;
+  /** Probability of a latency spike. */
+  spike?: number;
+  /** How long a spike holds the answer; default 11,000 ms, past the server's 10 s timeout. */
+  spikeMs?: number;
+  /** How long a hang holds the connection before resetting it; default 15,000 ms. */
+  hangMs?: number;
+  /** The draw in [0, 1); default `Math.random` (pass a seeded generator to reproduce a run). */
+  random?: () => number;
 }
 
 /** Faults injected into every answer until changed; `setFaults({})` clears them. */
@@ -95,6 +159,12 @@ export interface StsPeerFaults {
   latencyMs?: number;
   /** Answer this raw body (with `status`, default 200) instead of the real answer. */
   body?: string;
+  /** Close the connection before answering (`transport: "tcp"`). */
+  reset?: boolean;
+  /** Hold every request without answering until `releaseHangs()` (`transport: "tcp"`). */
+  hang?: boolean;
+  /** Faults drawn per request when none of the fixed ones above is set. */
+  random?: StsRandomFaults;
 }
 
 /** A request as the peer received it (for assertions on what a client sent). */
@@ -117,6 +187,8 @@ export interface StsPeer {
   addRole(r: PeerRole): void;
   /** Replaces the current faults. */
   setFaults(f: StsPeerFaults): void;
+  /** Resets the connection of every request held by a `hang` now; returns how many. */
+  releaseHangs(): number;
   /** Requests received so far (every method, every path). */
   readonly requestCount: number;
   /** The most recent request, if any. */
@@ -126,6 +198,20 @@ export interface StsPeer {
 }
 
 const STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/";
+/** Bodies of the `garbage` fault: what a proxy, a captive portal or a cut answer looks like. */
+const GARBAGE_BODIES = [
+  "<html><body>Service Unavailable</body></html>",
+  '{"GetCallerIdentityResponse":{"GetCallerIdentityResult":{"Arn":',
+  "\u0000\u0001\u0002 not json",
+  '{"GetCallerIdentityResponse":{"GetCallerIdentityResult":{}}}',
+];
+
+/** What `answer` found out, for the answer record. */
+interface AnswerNote {
+  arn?: string;
+  code?: string;
+  message?: string;
+}
 const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 const PRESIGN_VALIDITY_MS = 15 * 60 * 1000;
 /** Header-signed requests: AWS allows 5 minutes of clock skew either way. */
@@ -695,22 +781,93 @@ export function startStsPeer(o: StsPeerOptions = {}): Promise<StsPeer> {
     });
   }
 
+  // Requests held by a `hang` fault, with the function that drops each one's connection.
+  const hanging = new Map<ReturnType<typeof setTimeout>, () => void>();
+
+  function hold(ms: number, exchange: Http1Exchange): Promise<void> {
+    return new Promise((done) => {
+      const timer = setTimeout(() => {
+        hanging.delete(timer);
+        exchange.reset();
+        done();
+      }, ms);
+      hanging.set(timer, () => {
+        clearTimeout(timer);
+        exchange.reset();
+        done();
+      });
+    });
+  }
+
+  function releaseHangs(): number {
+    const n = hanging.size;
+    const all = [...hanging.values()];
+    hanging.clear();
+    for (const release of all) release();
+    return n;
+  }
+
+  /** The fault of a request arriving now: a fixed one, else a random draw, else none. */
+  function pickFault(): { kind: StsFaultKind; f: StsPeerFaults } | undefined {
+    if (faults.reset) return { kind: "reset", f: faults };
+    if (faults.hang) return { kind: "hang", f: faults };
+    if (faults.throttle) return { kind: "throttle", f: faults };
+    if (faults.body !== undefined) return { kind: "garbage", f: faults };
+    if (faults.status !== undefined) return { kind: "status", f: faults };
+    const r = faults.random;
+    if (r === undefined) return undefined;
+    const draw = (r.random ?? Math.random)();
+    let acc = 0;
+    const hit = (p: number | undefined) => draw < (acc += p ?? 0);
+    if (hit(r.throttle)) return { kind: "throttle", f: { throttle: true } };
+    if (hit(r.status5xx)) return { kind: "status", f: { status: draw * 1e6 % 2 < 1 ? 500 : 503 } };
+    if (hit(r.reset)) return { kind: "reset", f: {} };
+    if (hit(r.hang)) return { kind: "hang", f: {} };
+    if (hit(r.garbage)) {
+      return { kind: "garbage", f: { body: GARBAGE_BODIES[Math.floor(draw * 1e6) % 4]! } };
+    }
+    if (hit(r.spike)) return { kind: "spike", f: {} };
+    return undefined;
+  }
+
   // The answer is worked out first and then held until `delay` after arrival, so the peer's
   // own work is part of the added latency, as STS's is part of its round trip. Checking the
   // signature after the wait put it on every call's critical path: timers that fire together
   // queued behind each other's SigV4 checks, which added about 2 ms at 64 connections (peer
   // alone: p50 23.5 ms for the nominal 20 ms).
-  async function handle(req: Request): Promise<Response> {
+  async function handle(req: Request, exchange?: Http1Exchange): Promise<Response | undefined> {
     const arrived = performance.now();
     requestCount++;
     const headers = lowerHeaders(req);
     lastRequest = { method: req.method, url: req.url, headers };
-    const delay = faults.latencyMs ?? o.latencyMs ?? 0;
+    const fault = pickFault();
+    const record = (r: Partial<StsAnswerRecord>) =>
+      o.onAnswer?.({
+        method: req.method,
+        query: rawTarget(req).query,
+        fault: fault?.kind,
+        arrivedAt: arrived,
+        answeredAt: performance.now(),
+        ...r,
+      });
+    if (fault?.kind === "reset" || fault?.kind === "hang") {
+      if (exchange === undefined) throw new Error("reset and hang faults need transport: tcp");
+      // A fixed hang lasts until released; a random one until the server has long given up.
+      const holdMs = fault.f === faults && faults.hang ? 600_000 : faults.random?.hangMs ?? 15_000;
+      if (fault.kind === "hang") await hold(holdMs, exchange);
+      else exchange.reset();
+      record({});
+      return undefined;
+    }
+    let delay = faults.latencyMs ?? o.latencyMs ?? 0;
+    if (fault?.kind === "spike") delay = faults.random?.spikeMs ?? 11_000;
     const body = new Uint8Array(await req.arrayBuffer());
-    const res = answer(req, headers, body);
+    const note: AnswerNote = {};
+    const res = answer(req, headers, body, fault?.f ?? faults, note);
     // STS's own clock, as a real answer carries it (`explain` measures clock skew with it).
     res.headers.set("date", now().toUTCString());
     if (delay > 0) await sleep(delay - (performance.now() - arrived));
+    record({ status: res.status, ...note });
     return res;
   }
 
@@ -718,19 +875,23 @@ export function startStsPeer(o: StsPeerOptions = {}): Promise<StsPeer> {
     req: Request,
     headers: Record<string, string>,
     body: Uint8Array<ArrayBuffer>,
+    f: StsPeerFaults = faults,
+    note: AnswerNote = {},
   ): Response {
     const wantsJson = (headers["accept"] ?? "").includes("application/json");
-    if (faults.throttle) {
+    if (f.throttle) {
+      note.code = "Throttling";
       return errorResponse(wantsJson, new StsFault(400, "Throttling", "Rate exceeded"));
     }
-    if (faults.body !== undefined) {
-      return new Response(faults.body, { status: faults.status ?? 200 });
+    if (f.body !== undefined) {
+      return new Response(f.body, { status: f.status ?? 200 });
     }
-    if (faults.status !== undefined) {
+    if (f.status !== undefined) {
+      note.code = "InternalFailure";
       return errorResponse(
         wantsJson,
         new StsFault(
-          faults.status,
+          f.status,
           "InternalFailure",
           "The request processing has failed because of an unknown error, exception or failure.",
         ),
@@ -770,6 +931,7 @@ export function startStsPeer(o: StsPeerOptions = {}): Promise<StsPeer> {
       }
       const caller = authenticate(req, headers, path, query, body);
       if (action === "GetCallerIdentity") {
+        note.arn = caller.arn;
         return respond(
           wantsJson,
           200,
@@ -788,6 +950,7 @@ export function startStsPeer(o: StsPeerOptions = {}): Promise<StsPeer> {
       if (action === "AssumeRole") {
         const r = assumeRole(caller, params);
         const p = r.principal;
+        note.arn = p.arn;
         const expiration = r.expiresAt.toISOString().replace(/\.\d{3}Z$/, "Z");
         return respond(
           wantsJson,
@@ -818,7 +981,12 @@ export function startStsPeer(o: StsPeerOptions = {}): Promise<StsPeer> {
         `Could not find operation ${action} for version 2011-06-15`,
       );
     } catch (e) {
-      if (e instanceof StsFault) return errorResponse(wantsJson, e);
+      if (e instanceof StsFault) {
+        note.code = e.code;
+        note.message = e.message.slice(0, 120);
+        return errorResponse(wantsJson, e);
+      }
+      note.code = "InternalFailure";
       return errorResponse(
         wantsJson,
         new StsFault(500, "InternalFailure", `peer failure: ${(e as Error).message}`),
@@ -828,12 +996,16 @@ export function startStsPeer(o: StsPeerOptions = {}): Promise<StsPeer> {
 
   return new Promise((resolve, reject) => {
     try {
-      const server = Deno.serve({
-        hostname: o.hostname ?? "127.0.0.1",
-        port: o.port ?? 0,
-        onListen: () => {},
-        ...o.tls,
-      }, handle);
+      const listen = { hostname: o.hostname ?? "127.0.0.1", port: o.port ?? 0 };
+      if (o.transport === "tcp" && o.tls !== undefined) {
+        throw new Error("the tcp transport serves plain HTTP/1.1 only; drop tls or transport");
+      }
+      const server: { addr: Deno.NetAddr; shutdown(): Promise<void> } = o.transport === "tcp"
+        ? serveHttp1(listen, handle)
+        : Deno.serve(
+          { ...listen, onListen: () => {}, ...o.tls },
+          async (req) => (await handle(req)) ?? new Response(null, { status: 500 }),
+        );
       const addr = server.addr;
       const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
       resolve({
@@ -841,8 +1013,12 @@ export function startStsPeer(o: StsPeerOptions = {}): Promise<StsPeer> {
         addPrincipal: (p) => void principals.set(p.accessKeyId, p),
         addRole: (r) => void roles.set(r.arn, r),
         setFaults: (f) => {
+          if ((f.reset || f.hang || f.random?.reset || f.random?.hang) && o.transport !== "tcp") {
+            throw new Error("the reset and hang faults need startStsPeer({ transport: 'tcp' })");
+          }
           faults = { ...f };
         },
+        releaseHangs,
         get requestCount() {
           return requestCount;
         },
@@ -850,6 +1026,7 @@ export function startStsPeer(o: StsPeerOptions = {}): Promise<StsPeer> {
           return lastRequest;
         },
         close: () => {
+          releaseHangs();
           const done = server.shutdown();
           wakeAll();
           return done;

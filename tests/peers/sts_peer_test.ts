@@ -1,7 +1,12 @@
 import { serverExt, writeCa, writeLeaf } from "./test_ca.ts";
 import { strict as assert } from "node:assert";
 import { pythonJson } from "./python_json.ts";
-import { type PeerPrincipal, startStsPeer, type StsPeer } from "./sts_peer.ts";
+import {
+  type PeerPrincipal,
+  startStsPeer,
+  type StsAnswerRecord,
+  type StsPeer,
+} from "./sts_peer.ts";
 
 const ALICE: PeerPrincipal = {
   accessKeyId: "AKIAIOSFODNN7EXAMPLE",
@@ -511,5 +516,154 @@ Deno.test("over TLS the peer verifies presigned requests sent with HTTP/2 (host 
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** A token's presigned URL, signed by the project's signer (aws4fetch) for `cluster`. */
+async function presignedUrl(peer: StsPeer, p: PeerPrincipal, cluster: string): Promise<string> {
+  const { generateToken } = await import("../../src/sign/mod.ts");
+  const t = await generateToken({
+    clusterId: cluster,
+    credentials: p,
+    endpoint: peer.url,
+    signingRegion: "us-east-1",
+    now: new Date(),
+  });
+  return decodeToken(t.token);
+}
+
+Deno.test("tcp transport: answers like Deno.serve, resets and hangs on request, records every answer", async () => {
+  const records: StsAnswerRecord[] = [];
+  const peer = await startStsPeer({
+    principals: [ALICE],
+    transport: "tcp",
+    onAnswer: (r) => records.push(r),
+  });
+  try {
+    const url = await presignedUrl(peer, ALICE, "c1");
+    const ok = await get(url, "c1");
+    assert.equal(ok.status, 200);
+    assert.equal(
+      JSON.parse(ok.text).GetCallerIdentityResponse.GetCallerIdentityResult.Arn,
+      ALICE.arn,
+    );
+    const wrong = await get(url, "c2");
+    assert.equal(code(wrong.text), "SignatureDoesNotMatch");
+    assert.deepEqual(
+      records.map((r) => [r.status, r.arn, r.code, r.fault]),
+      [[200, ALICE.arn, undefined, undefined], [
+        403,
+        undefined,
+        "SignatureDoesNotMatch",
+        undefined,
+      ]],
+    );
+    assert.equal(records[0]!.query, url.slice(url.indexOf("?") + 1));
+
+    peer.setFaults({ reset: true });
+    await assert.rejects(get(url, "c1"));
+    assert.equal(records.at(-1)!.fault, "reset");
+    assert.equal(records.at(-1)!.status, undefined);
+
+    peer.setFaults({ hang: true });
+    let settled = false;
+    const hung = get(url, "c1").then(
+      () => "answered",
+      () => "dropped",
+    ).finally(() => settled = true);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(settled, false);
+    assert.equal(peer.releaseHangs(), 1);
+    assert.equal(await hung, "dropped");
+    assert.equal(records.at(-1)!.fault, "hang");
+
+    peer.setFaults({});
+    assert.equal((await get(url, "c1")).status, 200);
+  } finally {
+    await peer.close();
+  }
+});
+
+Deno.test("random faults: a seeded draw per request, every kind recorded with its answer", async () => {
+  const records: StsAnswerRecord[] = [];
+  const peer = await startStsPeer({
+    principals: [ALICE],
+    transport: "tcp",
+    onAnswer: (r) => records.push(r),
+  });
+  try {
+    const url = await presignedUrl(peer, ALICE, "c1");
+    // Draws walk through [0, 1) so every kind comes up: each takes a tenth.
+    let i = 0;
+    peer.setFaults({
+      random: {
+        throttle: 0.1,
+        status5xx: 0.1,
+        reset: 0.1,
+        hang: 0.1,
+        garbage: 0.1,
+        spike: 0.1,
+        spikeMs: 50,
+        hangMs: 50,
+        random: () => ((i++ * 0.1) + 0.05) % 1,
+      },
+    });
+    const outcomes: string[] = [];
+    // No pooled connections: fetch silently retries a request whose reused connection was
+    // closed before any answer, which would draw a second fault.
+    const client = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
+    for (let n = 0; n < 10; n++) {
+      try {
+        const res = await fetch(url, {
+          client,
+          headers: { "x-k8s-aws-id": "c1", accept: "application/json" },
+        });
+        const text = await res.text();
+        outcomes.push(
+          `${res.status}${res.status === 200 && !text.includes(ALICE.arn) ? " garbage" : ""}`,
+        );
+      } catch {
+        outcomes.push("dropped");
+      }
+    }
+    client.close();
+    assert.deepEqual(outcomes, [
+      "400", // throttle
+      "500", // 5xx
+      "dropped", // reset
+      "dropped", // hang, reset after 50 ms
+      "200 garbage",
+      "200", // spike: the real answer, late
+      "200",
+      "200",
+      "200",
+      "200",
+    ]);
+    assert.deepEqual(records.map((r) => r.fault ?? "-"), [
+      "throttle",
+      "status",
+      "reset",
+      "hang",
+      "garbage",
+      "spike",
+      "-",
+      "-",
+      "-",
+      "-",
+    ]);
+    assert.equal(records[0]!.code, "Throttling");
+    assert.ok(records[5]!.answeredAt - records[5]!.arrivedAt >= 45);
+  } finally {
+    await peer.close();
+  }
+});
+
+Deno.test("reset and hang faults are refused on the Deno.serve transport", async () => {
+  const peer = await startStsPeer({ principals: [ALICE] });
+  try {
+    assert.throws(() => peer.setFaults({ random: { reset: 0.5 } }), /transport: 'tcp'/);
+    assert.throws(() => peer.setFaults({ hang: true }), /transport: 'tcp'/);
+  } finally {
+    await peer.close();
   }
 });

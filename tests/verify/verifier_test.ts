@@ -414,3 +414,45 @@ Deno.test("tokens from this project's `token` command (also with -r) verify", as
     assert.equal(role.sessionName, "ci-run");
   });
 });
+
+Deno.test("harmless mutations: only unused base64 bits and the case of a percent-escape keep the identity", async () => {
+  await withPeer(async (peer, v) => {
+    // A token whose base64 leaves unused bits in its last character (length not a multiple of 4).
+    let token = "";
+    for (const region of ["us-west-2", "ap-south-1", "eu-central-1", "ap-southeast-2"]) {
+      token = await presignToken(ALICE, peer.url, "prod", { region });
+      if ((token.length - "k8s-aws-v1.".length) % 4 !== 0) break;
+    }
+    const expected = await v.verify(token);
+    const upperEscapes = (u: string) => u.replace(/%[0-9a-f]{2}/gi, (e) => e.toUpperCase());
+    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const kept = { sameUrl: [] as number[], hexCase: 0 };
+    // Every character after the prefix, with its lowest and its highest bit flipped: kept
+    // exactly when the decoded URL is the same, or the same but for the case of an escape.
+    for (let i = "k8s-aws-v1.".length; i < token.length; i++) {
+      for (const bit of [1, 32]) {
+        const mutated = token.slice(0, i) + alphabet[alphabet.indexOf(token[i]!) ^ bit] +
+          token.slice(i + 1);
+        const id = await v.verify(mutated).then((id) => id, () => undefined);
+        const same = urlOf(mutated) === urlOf(token);
+        const hexCase = !same && upperEscapes(urlOf(mutated)) === upperEscapes(urlOf(token));
+        assert.equal(id !== undefined, same || hexCase, `position ${i}, bit ${bit}`);
+        if (id !== undefined) assert.deepEqual(id, expected);
+        if (same) kept.sameUrl.push(i);
+        if (hexCase) kept.hexCase++;
+      }
+    }
+    assert.deepEqual(kept.sameUrl, [token.length - 1], "only the last character has unused bits");
+    assert.ok(kept.hexCase > 0, "some flip turned an escape's hex letter to lower case");
+    // Every escape written in lower case is the same escape to SigV4; another byte is not.
+    const url = urlOf(token);
+    const escapes = [...url.matchAll(/%[0-9A-F]*[A-F][0-9A-F]*/g)].map((m) => m.index!);
+    assert.ok(escapes.length > 0);
+    for (const at of escapes) {
+      const lower = url.slice(0, at) + url.slice(at, at + 3).toLowerCase() + url.slice(at + 3);
+      assert.deepEqual(await v.verify(tokenOf(lower)), expected);
+      const other = url.slice(0, at) + "%25" + url.slice(at + 3);
+      await assert.rejects(v.verify(tokenOf(other)));
+    }
+  });
+});

@@ -1,0 +1,45 @@
+/**
+ * Process and machine figures from `/proc` (Linux), shared by the benchmark and soak drivers.
+ *
+ * @module
+ */
+
+/** Current resident set size of a process, in MB (`VmRSS`); NaN when it is gone. */
+export async function rssMb(pid: number): Promise<number> {
+  return await statusKb(pid, "VmRSS") / 1024;
+}
+
+/** Peak resident set size of a process, in MB (`VmHWM`); NaN when it is gone. */
+export async function peakRssMb(pid: number): Promise<number> {
+  return await statusKb(pid, "VmHWM") / 1024;
+}
+
+async function statusKb(pid: number, field: string): Promise<number> {
+  try {
+    const status = await Deno.readTextFile(`/proc/${pid}/status`);
+    return Number(status.match(new RegExp(`${field}:\\s+(\\d+) kB`))?.[1] ?? NaN);
+  } catch {
+    return NaN;
+  }
+}
+
+/** User + system CPU time of a process, in microseconds (from /proc, clock ticks of 10 ms). */
+export async function cpuMicros(pid: number): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+/** The 1, 5 and 15 minute load averages, as `/proc/loadavg` prints them. */
+export async function loadAverage(): Promise<string> {
+  return (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ");
+}
+
+/** Busy and total clock ticks of all CPUs, from the first line of /proc/stat. */
+export async function machineTicks(): Promise<{ busy: number; total: number }> {
+  const line = (await Deno.readTextFile("/proc/stat")).split("\n")[0]!;
+  const ticks = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = ticks.reduce((a, b) => a + b, 0);
+  // idle and iowait are the 4th and 5th numbers.
+  return { busy: total - (ticks[3] ?? 0) - (ticks[4] ?? 0), total };
+}

@@ -1,0 +1,71 @@
+import { strict as assert } from "node:assert";
+import { mintTokens } from "../../scripts/lib/mint_tokens.ts";
+import { cpuMicros, peakRssMb, rssMb } from "../../scripts/lib/proc_stats.ts";
+import { startServerProcess } from "../../scripts/lib/server_process.ts";
+import { freePort } from "../peers/ports.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+Deno.test("startServerProcess: ready on its listening line, the pid is the server's, SIGTERM exits 0", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "aia-server-process-" });
+  try {
+    const health = freePort();
+    await Deno.writeTextFile(
+      `${dir}/config.yaml`,
+      `clusterID: c1\nserver:\n  address: 127.0.0.1\n  hostname: 127.0.0.1\n  port: 0\n` +
+        `  healthPort: ${health}\n  stateDir: ${dir}/state\n  generateKubeconfig: ${dir}/kubeconfig\n`,
+    );
+    const server = await startServerProcess({
+      entry: `${ROOT}main.ts`,
+      args: ["server", "--config", `${dir}/config.yaml`],
+      logPath: `${dir}/server.log`,
+      health: true,
+      env: { AWS_REGION: "us-east-1", AWS_EC2_METADATA_DISABLED: "true" },
+    });
+    assert.match(server.address, /^127\.0\.0\.1:\d+$/);
+    assert.equal(server.healthAddress, `127.0.0.1:${health}`);
+    // The pid is the deno process itself (sh exec'd it), so /proc figures are the server's.
+    const cmdline = await Deno.readTextFile(`/proc/${server.pid}/cmdline`);
+    assert.match(cmdline, /main\.ts\0server/);
+    assert.ok((await rssMb(server.pid)) > 10);
+    assert.ok((await peakRssMb(server.pid)) >= (await rssMb(server.pid)) - 1);
+    assert.ok((await cpuMicros(server.pid)) > 0);
+    const res = await fetch(`http://127.0.0.1:${health}/healthz`);
+    assert.equal(await res.text(), "ok");
+    const status = await server.stop("SIGTERM");
+    assert.equal(status.code, 0);
+    assert.ok(Number.isNaN(await rssMb(server.pid)), "gone after stop");
+    assert.match(await Deno.readTextFile(`${dir}/server.log`), /server stopped/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("startServerProcess: a server that cannot start fails with its log", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "aia-server-process-" });
+  try {
+    await Deno.writeTextFile(`${dir}/config.yaml`, "server:\n  port: 0\n");
+    await assert.rejects(
+      startServerProcess({
+        entry: `${ROOT}main.ts`,
+        args: ["server", "--config", `${dir}/config.yaml`],
+        logPath: `${dir}/server.log`,
+      }),
+      /exited; log:\n[^]*cluster ID cannot be empty/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("mintTokens: one distinct token per principal per whole second", async () => {
+  const p = (n: number) => ({ accessKeyId: `AKIAMINT${n}`, secretAccessKey: `s${n}` });
+  const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s));
+  const tokens = await mintTokens([p(1), p(2)], [at(0), at(1)], {
+    clusterId: "c1",
+    endpoint: "http://127.0.0.1:1",
+  });
+  assert.equal(tokens.length, 4);
+  assert.equal(new Set(tokens).size, 4);
+  for (const t of tokens) assert.match(t, /^k8s-aws-v1\./);
+});
