@@ -510,7 +510,10 @@ Deno.test("explain: credentials from a profile's static keys and from credential
   const config = await s.dir.file("config", `[profile proc]\ncredential_process = ${process}\n`);
   const files = { AWS_SHARED_CREDENTIALS_FILE: credentials, AWS_CONFIG_FILE: config };
 
-  const r = await s.run(["-i", "prod", "-c", s.config], undefined, { ...files, AWS_PROFILE: "dev" });
+  const r = await s.run(["-i", "prod", "-c", s.config], undefined, {
+    ...files,
+    AWS_PROFILE: "dev",
+  });
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.match(
     line(r, "Credentials"),
