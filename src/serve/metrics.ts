@@ -8,7 +8,7 @@
  * @module
  */
 
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, registerProcessCollectors, Registry } from "./prom_client.ts";
 import type { MapperMetrics } from "../map/mod.ts";
 import { type ReasonId, SERVER_REASON_IDS } from "../reasons/mod.ts";
 
@@ -72,7 +72,7 @@ export interface ServerMetricsOptions {
 /** Creates a fresh registry with every metric of docs/configuration.md#metrics registered. */
 export function createServerMetrics(options: ServerMetricsOptions = {}): ServerMetrics {
   const registry = new Registry();
-  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+  if (options.processMetrics ?? true) registerProcessCollectors(registry);
   const ns = METRIC_NAMESPACE;
   const registers = [registry];
 

@@ -161,3 +161,49 @@ Deno.test("two servers do not share a registry", async () => {
   assert.match(await a.render(), /sts_throttling_total\{StsRegion="global"\} 1/);
   assert.doesNotMatch(await b.render(), /sts_throttling_total\{/);
 });
+
+Deno.test("process collectors: CPU, memory, file descriptors and heap, without the event-loop monitor", async () => {
+  const metrics = createServerMetrics();
+  // Burn a little CPU so the CPU counters have something to count.
+  let x = 0;
+  const until = performance.now() + 30;
+  while (performance.now() < until) x += Math.sqrt(x + 1);
+  const families = parseExposition(await metrics.render());
+  for (
+    const name of [
+      "process_cpu_user_seconds_total",
+      "process_cpu_system_seconds_total",
+      "process_cpu_seconds_total",
+    ]
+  ) {
+    const f = families.get(name);
+    assert.equal(f?.type, "counter", name);
+    assert.ok(f!.samples.length === 1 && f!.samples[0]!.value >= 0, name);
+  }
+  const cpu = families.get("process_cpu_seconds_total")!.samples[0]!.value;
+  assert.ok(cpu > 0, `process_cpu_seconds_total is ${cpu} after 30 ms of work (${x})`);
+  for (
+    const name of [
+      "process_start_time_seconds",
+      "process_max_fds",
+      "nodejs_heap_size_total_bytes",
+      "nodejs_heap_size_used_bytes",
+      "nodejs_external_memory_bytes",
+      "nodejs_version_info",
+    ]
+  ) {
+    assert.equal(families.get(name)?.type, "gauge", name);
+  }
+  assert.ok(families.get("nodejs_heap_space_size_used_bytes")!.samples.length > 0);
+  if (Deno.build.os === "linux") {
+    for (const name of ["process_resident_memory_bytes", "process_virtual_memory_bytes"]) {
+      const value = families.get(name)!.samples[0]!.value;
+      assert.ok(value > 10 * 1024 * 1024, `${name} = ${value}`);
+    }
+    assert.ok(families.get("process_open_fds")!.samples[0]!.value > 0);
+  }
+  // Left out: a 10 ms sampling timer, and GC entries Deno never emits.
+  for (const name of families.keys()) {
+    assert.doesNotMatch(name, /^nodejs_(eventloop_lag|gc_duration)/);
+  }
+});
