@@ -12,7 +12,9 @@
  * `GetCallerIdentity` and `AssumeRole` (form POST, as botocore and the JS SDK send them).
  * Answers JSON when the request says `Accept: application/json`, XML otherwise, with STS error
  * codes and statuses. Plain HTTP/1.1 by default; with the `tls` option HTTPS, HTTP/2 or HTTP/1.1
- * as the client's ALPN asks (over HTTP/2 the signed `host` is the `:authority`).
+ * as the client's ALPN asks (over HTTP/2 the signed `host` is the `:authority`), or HTTP/1.1 alone
+ * with `tls.http1Only`, as most AWS API endpoints offer. It counts the client connections that
+ * sent requests, so a benchmark can tell how often a client opened a new one.
  *
  * Library use: `const peer = await startStsPeer({ principals: [...] })`.
  * CLI use: `deno run -A tests/peers/sts_peer.ts --port 0 --principals file.json` prints the URL
@@ -70,9 +72,11 @@ export interface StsPeerOptions {
   hostname?: string;
   /**
    * Serve HTTPS with this PEM certificate chain and key (HTTP/2 and HTTP/1.1, chosen by ALPN);
-   * unset: plain HTTP/1.1.
+   * unset: plain HTTP/1.1. With `http1Only` the TLS handshake offers only `http/1.1` in ALPN,
+   * so every client speaks HTTP/1.1 and needs a connection per concurrent request (served by
+   * `node:https`: `Deno.serve` always offers `h2`).
    */
-  tls?: { cert: string; key: string };
+  tls?: { cert: string; key: string; http1Only?: boolean };
   /** Listen port; default 0 (ephemeral). */
   port?: number;
   /** Clock used for signature validity and temporary-credential expiry. */
@@ -193,6 +197,11 @@ export interface StsPeer {
   readonly requestCount: number;
   /** The most recent request, if any. */
   readonly lastRequest: RecordedRequest | undefined;
+  /**
+   * Client connections that have sent at least one request so far, told apart by the client's
+   * address and port.
+   */
+  readonly connectionCount: number;
   /** Stops the server and waits for in-flight requests. */
   close(): Promise<void>;
 }
@@ -424,6 +433,7 @@ export function startStsPeer(o: StsPeerOptions = {}): Promise<StsPeer> {
   let faults: StsPeerFaults = {};
   let requestCount = 0;
   let lastRequest: RecordedRequest | undefined;
+  const clients = new Set<unknown>();
 
   function rawTarget(req: Request): { path: string; query: string } {
     // The WHATWG URL keeps the path and query bytes as the client sent them (already
@@ -835,9 +845,14 @@ export function startStsPeer(o: StsPeerOptions = {}): Promise<StsPeer> {
   // signature after the wait put it on every call's critical path: timers that fire together
   // queued behind each other's SigV4 checks, which added about 2 ms at 64 connections (peer
   // alone: p50 23.5 ms for the nominal 20 ms).
-  async function handle(req: Request, exchange?: Http1Exchange): Promise<Response | undefined> {
+  async function handle(
+    req: Request,
+    client: unknown,
+    exchange?: Http1Exchange,
+  ): Promise<Response | undefined> {
     const arrived = performance.now();
     requestCount++;
+    clients.add(client);
     const headers = lowerHeaders(req);
     lastRequest = { method: req.method, url: req.url, headers };
     const fault = pickFault();
@@ -994,48 +1009,117 @@ export function startStsPeer(o: StsPeerOptions = {}): Promise<StsPeer> {
     }
   }
 
+  const api = (url: string, close: () => Promise<void>): StsPeer => ({
+    url,
+    addPrincipal: (p) => void principals.set(p.accessKeyId, p),
+    addRole: (r) => void roles.set(r.arn, r),
+    setFaults: (f) => {
+      if ((f.reset || f.hang || f.random?.reset || f.random?.hang) && o.transport !== "tcp") {
+        throw new Error("the reset and hang faults need startStsPeer({ transport: 'tcp' })");
+      }
+      faults = { ...f };
+    },
+    releaseHangs,
+    get requestCount() {
+      return requestCount;
+    },
+    get lastRequest() {
+      return lastRequest;
+    },
+    get connectionCount() {
+      return clients.size;
+    },
+    close: () => {
+      releaseHangs();
+      const done = close();
+      wakeAll();
+      return done;
+    },
+  });
+  const hostname = o.hostname ?? "127.0.0.1";
+  const urlHost = (h: string) => h.includes(":") ? `[${h}]` : h;
+  if (o.tls?.http1Only) {
+    if (o.transport === "tcp") {
+      throw new Error("the tcp transport serves plain HTTP/1.1 only; drop tls or transport");
+    }
+    return startHttp1Tls(o.tls, hostname, o.port ?? 0, handle, urlHost, api);
+  }
+
   return new Promise((resolve, reject) => {
     try {
-      const listen = { hostname: o.hostname ?? "127.0.0.1", port: o.port ?? 0 };
+      const listen = { hostname, port: o.port ?? 0 };
       if (o.transport === "tcp" && o.tls !== undefined) {
         throw new Error("the tcp transport serves plain HTTP/1.1 only; drop tls or transport");
       }
+      // The client's connection: its address and port, or (tcp) the connection's own reset.
       const server: { addr: Deno.NetAddr; shutdown(): Promise<void> } = o.transport === "tcp"
-        ? serveHttp1(listen, handle)
+        ? serveHttp1(listen, (req, exchange) => handle(req, exchange.reset, exchange))
         : Deno.serve(
-          { ...listen, onListen: () => {}, ...o.tls },
-          async (req) => (await handle(req)) ?? new Response(null, { status: 500 }),
+          { ...listen, onListen: () => {}, ...(o.tls ? { cert: o.tls.cert, key: o.tls.key } : {}) },
+          async (req, info) =>
+            (await handle(req, `${info.remoteAddr.hostname}:${info.remoteAddr.port}`)) ??
+              new Response(null, { status: 500 }),
         );
       const addr = server.addr;
-      const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
-      resolve({
-        url: `${o.tls ? "https" : "http"}://${host}:${addr.port}`,
-        addPrincipal: (p) => void principals.set(p.accessKeyId, p),
-        addRole: (r) => void roles.set(r.arn, r),
-        setFaults: (f) => {
-          if ((f.reset || f.hang || f.random?.reset || f.random?.hang) && o.transport !== "tcp") {
-            throw new Error("the reset and hang faults need startStsPeer({ transport: 'tcp' })");
-          }
-          faults = { ...f };
-        },
-        releaseHangs,
-        get requestCount() {
-          return requestCount;
-        },
-        get lastRequest() {
-          return lastRequest;
-        },
-        close: () => {
-          releaseHangs();
-          const done = server.shutdown();
-          wakeAll();
-          return done;
-        },
-      });
+      resolve(
+        api(
+          `${o.tls ? "https" : "http"}://${urlHost(addr.hostname)}:${addr.port}`,
+          () => server.shutdown(),
+        ),
+      );
     } catch (e) {
       reject(e);
     }
   });
+}
+
+/**
+ * HTTPS that offers only `http/1.1` in ALPN, through `node:https` (whose server takes an ALPN
+ * list), adapted to the peer's `Request` -> `Response` handler.
+ */
+async function startHttp1Tls(
+  tls: { cert: string; key: string },
+  hostname: string,
+  port: number,
+  handle: (req: Request, client: string) => Promise<Response | undefined>,
+  urlHost: (h: string) => string,
+  api: (url: string, close: () => Promise<void>) => StsPeer,
+): Promise<StsPeer> {
+  const https = await import("node:https");
+  const server = https.createServer(
+    { cert: tls.cert, key: tls.key, ALPNProtocols: ["http/1.1"] },
+    async (req, res) => {
+      const chunks: Uint8Array[] = [];
+      for await (const chunk of req) chunks.push(chunk as Uint8Array);
+      const headers = new Headers();
+      for (const [k, v] of Object.entries(req.headers)) {
+        if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(", ") : v);
+      }
+      const body = chunks.length === 0 ? undefined : new Blob(chunks as BlobPart[]);
+      const request = new Request(`https://${req.headers.host ?? hostname}${req.url}`, {
+        method: req.method,
+        headers,
+        body,
+      });
+      const response = await handle(
+        request,
+        `${req.socket.remoteAddress}:${req.socket.remotePort}`,
+      ) ?? new Response(null, { status: 500 });
+      const out = new Uint8Array(await response.arrayBuffer());
+      res.writeHead(response.status, Object.fromEntries(response.headers));
+      res.end(out);
+    },
+  );
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, hostname, () => resolve());
+  });
+  const addr = server.address() as { address: string; port: number };
+  return api(`https://${urlHost(addr.address)}:${addr.port}`, () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }));
 }
 
 function timingSafeEqual(a: string, b: string): boolean {

@@ -1,4 +1,4 @@
-import { serverExt, writeCa, writeLeaf } from "./test_ca.ts";
+import { writeCaAndLeaf } from "./test_ca.ts";
 import { strict as assert } from "node:assert";
 import { pythonJson } from "./python_json.ts";
 import {
@@ -26,7 +26,7 @@ import json, sys, botocore.session
 cfg = json.load(sys.stdin)
 s = botocore.session.get_session()
 s.set_credentials(cfg['ak'], cfg['sk'], cfg.get('st'))
-c = s.create_client('sts', region_name=cfg['region'], endpoint_url=cfg['endpoint'])
+c = s.create_client('sts', region_name=cfg['region'], endpoint_url=cfg['endpoint'], verify=cfg.get('ca'))
 op = cfg['op']
 if op == 'presign':
     def add(request, **kw):
@@ -446,18 +446,6 @@ Deno.test("CLI mode prints its URL first and serves the principals file", async 
   }
 });
 
-/** Runs openssl in `dir`; a failure throws with its stderr. */
-/**
- * A throwaway CA and a leaf for 127.0.0.1 signed by it (a self-signed certificate used as its own
- * server certificate is something rustls refuses, and real endpoints are never like that).
- */
-async function writeCaAndLeaf(dir: string): Promise<{ ca: string; cert: string; key: string }> {
-  await writeCa(dir, "ca", 1);
-  await writeLeaf(dir, "leaf", "/CN=sts", serverExt(), 1);
-  const read = (f: string) => Deno.readTextFile(`${dir}/${f}`);
-  return { ca: await read("ca.crt"), cert: await read("leaf.crt"), key: await read("leaf.key") };
-}
-
 /** GET with curl over TLS, trusting only `caFile`; returns status, HTTP version and body. */
 async function curlGet(
   url: string,
@@ -663,6 +651,69 @@ Deno.test("reset and hang faults are refused on the Deno.serve transport", async
   try {
     assert.throws(() => peer.setFaults({ random: { reset: 0.5 } }), /transport: 'tcp'/);
     assert.throws(() => peer.setFaults({ hang: true }), /transport: 'tcp'/);
+  } finally {
+    await peer.close();
+  }
+});
+
+Deno.test("with tls.http1Only the peer offers only HTTP/1.1 and counts the client connections", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await writeCaAndLeaf(dir);
+    const cert = await Deno.readTextFile(`${dir}/leaf.crt`);
+    const key = await Deno.readTextFile(`${dir}/leaf.key`);
+    const peer = await startStsPeer({
+      principals: [ALICE],
+      roles: [ADMIN_ROLE],
+      tls: { cert, key, http1Only: true },
+    });
+    try {
+      assert.match(peer.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+      assert.equal(peer.connectionCount, 0);
+      const url = await presign(peer, { ak: ALICE.accessKeyId, sk: ALICE.secretAccessKey }, "c1");
+      // curl offers h2 first; the peer picks HTTP/1.1.
+      const first = await curlGet(url, `${dir}/ca.crt`, "--http2", "c1");
+      assert.equal(first.httpVersion, "1.1");
+      assert.equal(first.status, 200, first.text);
+      assert.match(first.text, /"Arn":"arn:aws:iam::123456789012:user\/alice"/);
+      assert.equal(peer.connectionCount, 1);
+      const other = await curlGet(url, `${dir}/ca.crt`, "--http1.1", "c2");
+      assert.equal(code(other.text), "SignatureDoesNotMatch");
+      assert.equal(peer.connectionCount, 2);
+      // A header-signed POST with a form body (AssumeRole) goes through the adapter too.
+      const r = await boto({
+        op: "assume",
+        ak: ALICE.accessKeyId,
+        sk: ALICE.secretAccessKey,
+        region: "us-west-2",
+        endpoint: peer.url,
+        ca: `${dir}/ca.crt`,
+        role: ADMIN_ROLE.arn,
+        session: "alice",
+      }) as { arn: string };
+      assert.equal(r.arn, "arn:aws:sts::123456789012:assumed-role/Admin/alice");
+      assert.equal(peer.requestCount, 3);
+    } finally {
+      await peer.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("connectionCount: requests on one kept-alive connection count once", async () => {
+  const peer = await startStsPeer({ principals: [ALICE] });
+  try {
+    const url = await presign(peer, { ak: ALICE.accessKeyId, sk: ALICE.secretAccessKey }, "c1");
+    const out = await new Deno.Command("curl", {
+      args: ["-sS", "-o", "/dev/null", "-o", "/dev/null", "-H", "x-k8s-aws-id: c1", url, url],
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    assert.equal(peer.requestCount, 2);
+    assert.equal(peer.connectionCount, 1);
+    assert.equal((await get(url, "c1")).status, 200);
+    assert.equal(peer.connectionCount, 2);
   } finally {
     await peer.close();
   }

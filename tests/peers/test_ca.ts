@@ -89,3 +89,16 @@ export async function writeLeaf(
     `${name}.crt`,
   ]);
 }
+
+/**
+ * A throwaway CA and a server leaf for 127.0.0.1 signed by it, valid for a day, in `dir`
+ * (`ca.crt`, `leaf.crt`, `leaf.key`); returns the PEM texts.
+ */
+export async function writeCaAndLeaf(
+  dir: string,
+): Promise<{ ca: string; cert: string; key: string }> {
+  await writeCa(dir, "ca", 1);
+  await writeLeaf(dir, "leaf", "/CN=sts", serverExt(), 1);
+  const read = (f: string) => Deno.readTextFile(`${dir}/${f}`);
+  return { ca: await read("ca.crt"), cert: await read("leaf.crt"), key: await read("leaf.key") };
+}
