@@ -20,7 +20,14 @@
  * `wrk` (`apt-get install wrk`). Options: `--duration 10` (seconds), `--connections 64`,
  * `--threads 2`, `--sts-latency 20` (ms), `--warmup 20` (seconds), `--reference` (drive
  * `scripts/bench/reference_server.ts`, a bare `Deno.serve` + `fetch` forwarder, instead of the
- * server: the runtime's ceiling on this machine for the same load). Environment:
+ * server: the runtime's ceiling on this machine for the same load), `--sts plain|tls|tls-http1`
+ * (how the STS peer is served: plain HTTP/1.1, the default; HTTPS with HTTP/2 or HTTP/1.1 by
+ * ALPN; HTTPS offering only HTTP/1.1, as most AWS API endpoints do, where a client needs a
+ * connection per concurrent call: the report gives the new connections per 100 reviews, which
+ * shows whether the server's STS client reuses them), `--server-root DIR` (run `main.ts` of
+ * another checkout of this repository, e.g. `git worktree add /tmp/base main`, with that
+ * checkout's `deno.json`, for interleaved A/B runs of two versions of the server under the same
+ * benchmark). Environment:
  * `BENCH_DENO_FLAGS` (replaces the V8 flags), `BENCH_SERVER_ENV` (`K=V;K2=V2`, extra server
  * environment).
  *
@@ -30,6 +37,8 @@
 import { parseArgs } from "node:util";
 import { DEFAULT_MAX_CACHED_TOKENS } from "../src/serve/review_cache.ts";
 import { startStsPeer } from "../tests/peers/sts_peer.ts";
+import { writeCaAndLeaf } from "../tests/peers/test_ca.ts";
+import { loadOrCreateKeyPair } from "../src/serve/mod.ts";
 import { mintTokens } from "./lib/mint_tokens.ts";
 import { cpuMicros, loadAverage, machineTicks, peakRssMb, rssMb } from "./lib/proc_stats.ts";
 import { SERVER_V8_FLAGS, startServerProcess } from "./lib/server_process.ts";
@@ -51,9 +60,20 @@ const { values } = parseArgs({
     "sts-latency": { type: "string", default: "20" },
     warmup: { type: "string", default: "20" },
     reference: { type: "boolean", default: false },
+    sts: { type: "string", default: "plain" },
+    "server-root": { type: "string" },
   },
 });
 const REFERENCE = values.reference;
+const STS_MODES = ["plain", "tls", "tls-http1"] as const;
+const STS_MODE = values.sts as (typeof STS_MODES)[number];
+if (!STS_MODES.includes(STS_MODE)) {
+  throw new Error(`--sts must be one of ${STS_MODES.join(", ")}, not ${values.sts}`);
+}
+/** The checkout whose `main.ts` is benchmarked (this one by default). */
+const SERVER_ROOT = values["server-root"] === undefined
+  ? ROOT
+  : new URL(values["server-root"].replace(/\/?$/, "/"), `file://${Deno.cwd()}/`).pathname;
 const DURATION = Number(values.duration);
 const CONNECTIONS = Number(values.connections);
 const THREADS = Number(values.threads);
@@ -226,7 +246,20 @@ async function main(): Promise<number> {
     userId: `AIDABENCH${i}`,
     account: "111122223333",
   }));
-  const peer = await startStsPeer({ principals, latencyMs: STS_LATENCY });
+  let tls: { cert: string; key: string; http1Only: boolean } | undefined;
+  const caDir = `${STATE}/sts-ca`;
+  if (STS_MODE !== "plain") {
+    await Deno.mkdir(caDir, { recursive: true });
+    const ca = await writeCaAndLeaf(caDir);
+    tls = { cert: ca.cert, key: ca.key, http1Only: STS_MODE === "tls-http1" };
+  }
+  const peer = await startStsPeer({ principals, latencyMs: STS_LATENCY, tls });
+  // The reference reads the server's key pair as it is; make sure there is one (not timed).
+  await loadOrCreateKeyPair({
+    stateDir: `${STATE}/state`,
+    address: "127.0.0.1",
+    hostname: "127.0.0.1",
+  });
 
   // Enough distinct tokens for the warm-up and the run at 3,500 reviews/s, plus the quiet run's:
   // principals × signing times (one second apart, all within the last few minutes, so all still
@@ -270,14 +303,16 @@ async function main(): Promise<number> {
   await Deno.writeTextFile(`${STATE}/server.log`, "");
   // `BENCH_DENO_FLAGS` replaces the V8 flags (`BENCH_DENO_FLAGS=""` runs V8's defaults).
   const server = await startServerProcess({
-    entry: REFERENCE ? `${ROOT}scripts/bench/reference_server.ts` : `${ROOT}main.ts`,
-    denoConfig: `${ROOT}deno.json`,
+    entry: REFERENCE ? `${ROOT}scripts/bench/reference_server.ts` : `${SERVER_ROOT}main.ts`,
+    denoConfig: REFERENCE ? `${ROOT}deno.json` : `${SERVER_ROOT}deno.json`,
     args: REFERENCE ? [`${STATE}/state`, CLUSTER_ID] : ["server", "--config", configPath],
     logPath: `${STATE}/server.log`,
     denoFlags: Deno.env.get("BENCH_DENO_FLAGS") ?? SERVER_V8_FLAGS,
     readyTimeoutMs: 30_000,
     env: {
       AWS_ENDPOINT_URL_STS: peer.url,
+      // The runtime's fetch trusts the peer's throwaway CA through DENO_CERT.
+      ...(tls ? { DENO_CERT: `${caDir}/ca.crt` } : {}),
       AWS_REGION: "us-east-1",
       ...(Deno.env.get("BENCH_SERVER_ENV")
         ? Object.fromEntries(
@@ -298,8 +333,22 @@ async function main(): Promise<number> {
         "REFERENCE RUN: scripts/bench/reference_server.ts, not the authenticator (see its doc)",
       );
     }
-    print(`server pid ${server.pid} on ${url}; STS peer latency ${STS_LATENCY} ms`);
-    print(`idle RSS ${(await rssMb(server.pid)).toFixed(1)} MB`);
+    const transport = {
+      plain: "plain HTTP/1.1",
+      tls: "TLS (HTTP/2 or HTTP/1.1 by ALPN)",
+      "tls-http1": "TLS, HTTP/1.1 only",
+    }[STS_MODE];
+    print(
+      `server pid ${server.pid} on ${url}; STS peer latency ${STS_LATENCY} ms, served over ` +
+        transport,
+    );
+    const rssAtListen = await rssMb(server.pid);
+    await new Promise((r) => setTimeout(r, 2_000));
+    print(
+      `idle RSS ${rssAtListen.toFixed(1)} MB once listening, ${
+        (await rssMb(server.pid)).toFixed(1)
+      } MB 2 s later`,
+    );
     print(`machine: ${navigator.hardwareConcurrency} CPUs (server, STS peer and wrk share them)`);
     print();
 
@@ -330,6 +379,7 @@ async function main(): Promise<number> {
     const caFile = `${STATE}/state/cert.pem`;
     const metricsUrl = url.replace(/\/authenticate$/, "/metrics");
     const stsBefore = peer.requestCount;
+    const conns0 = peer.connectionCount;
     const cpu0 = await cpuMicros(server.pid);
     const peerCpu0 = await cpuMicros(Deno.pid);
     const miss = await runWrk(url, distinctFile);
@@ -347,6 +397,11 @@ async function main(): Promise<number> {
     );
     print(
       `  STS calls       ${stsCalls} (non-2xx responses: ${miss.non2xx}; socket errors: ${miss.errors})`,
+    );
+    print(
+      `  STS connections ${peer.connectionCount - conns0} new (${
+        ((peer.connectionCount - conns0) / Math.max(1, miss.requests) * 100).toFixed(2)
+      } per 100 reviews; ${peer.connectionCount} since the start)`,
     );
     print(
       `  server CPU      ${missCpu.toFixed(0)} µs per review (≈ ${

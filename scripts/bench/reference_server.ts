@@ -3,8 +3,9 @@
  * `Deno.serve` can do per review and still call STS. It decodes the token's presigned URL,
  * sends it to the STS peer with `fetch`, and answers a TokenReview naming the ARN, with the
  * same single-chunk body as the real handler. No token checks, no timeouts, no cache, no
- * mapping, no metrics, no logs: NOT a server to run, only a yardstick for how much of the real
- * server's time per review is the runtime's.
+ * mapping, no metrics, no logs, and no imports (it reads the server's `cert.pem` and `key.pem`,
+ * which the benchmark makes sure exist): NOT a server to run, only a yardstick for how much of
+ * the real server's time per review, and of its memory, is the runtime's.
  *
  * Usage: deno run -A scripts/bench/reference_server.ts <stateDir> <clusterId>
  * (prints `msg="listening on HOST:PORT"` on stderr, as the real server does).
@@ -12,13 +13,14 @@
  * @module
  */
 
-import { loadOrCreateKeyPair } from "../../src/serve/mod.ts";
-
 const [stateDir, clusterId] = Deno.args;
 if (stateDir === undefined || clusterId === undefined) {
   throw new Error("usage: reference_server.ts <stateDir> <clusterId>");
 }
-const pair = await loadOrCreateKeyPair({ stateDir, address: "127.0.0.1", hostname: "127.0.0.1" });
+const pair = {
+  certPem: Deno.readTextFileSync(`${stateDir}/cert.pem`),
+  keyPem: Deno.readTextFileSync(`${stateDir}/key.pem`),
+};
 const encoder = new TextEncoder();
 
 function presignedUrl(token: string): string {
