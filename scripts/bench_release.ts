@@ -1,0 +1,396 @@
+/**
+ * `deno task bench:release`: what users of a build will see, measured on the machine that runs
+ * it: the wall time of `token` with static keys and of a token-cache hit, each against an empty
+ * program built the same way (the floor: what the runtime itself costs to start), and the idle
+ * resident memory of `server` with a MountedFile config after its first start.
+ *
+ * Two forms:
+ *
+ * ```sh
+ * deno task bench:release                      # deno run main.ts vs deno run scripts/bench/empty.ts
+ * deno task bench:release --compile-empty out/empty            # deno compile the floor program
+ * deno task bench:release --binary dist/aws-iam-authenticator_0.1.0_linux_amd64 \
+ *   --empty-binary out/empty --markdown notes.md    # the release binary vs an empty binary
+ * ```
+ *
+ * In the `deno run` form both programs run with the release's permissions and V8 flags. The
+ * release workflow compiles `scripts/bench/empty.ts` with the same `deno compile` arguments as
+ * the release binaries (`--compile-empty`), runs the compiled form on its linux/amd64 runner,
+ * appends the table to the release notes and fails the release when `token` takes more than
+ * `--max-ratio` (default 2) times the empty program: the median of per-round ratios, each round
+ * running every command once in a new random order, so slow drifts of a shared runner cancel.
+ *
+ * Options: `--runs N` (rounds, default 21), `--max-ratio R`, `--markdown FILE` (write the table
+ * as Markdown), `--config-mappings N` (MountedFile entries of the server's config, default 3).
+ * Exit status: 0, or 1 when a ratio is above `--max-ratio` (the table is still printed).
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import {
+  RELEASE_V8_FLAGS,
+  releaseTarget,
+  repoRoot,
+  runChecked,
+  runScript,
+  RUNTIME_PERMISSIONS,
+  writeText,
+} from "./build_info.ts";
+import { compileArgs } from "./compile.ts";
+
+/** A program to time: the command line that starts it, minus the sub-command's arguments. */
+export interface ProgramForm {
+  /** Shown in the report. */
+  label: string;
+  /** The authenticator: `[binary]` or `[deno, run, flags…, main.ts]`. */
+  main: string[];
+  /** The floor: the same runtime and flags running a program that does nothing. */
+  empty: string[];
+}
+
+/** The `deno run` form of this checkout, with the release's permissions and V8 flags. */
+export function denoRunForm(root: string, deno: string = Deno.execPath()): ProgramForm {
+  const flags = [...RUNTIME_PERMISSIONS, `--v8-flags=${RELEASE_V8_FLAGS}`];
+  return {
+    label: `deno run (${flags.join(" ")})`,
+    main: [deno, "run", ...flags, `${root}/main.ts`],
+    empty: [deno, "run", ...flags, `${root}/scripts/bench/empty.ts`],
+  };
+}
+
+/** The compiled form: a release binary and an empty program compiled the same way. */
+export function binaryForm(binary: string, emptyBinary: string): ProgramForm {
+  return { label: `compiled (${binary})`, main: [binary], empty: [emptyBinary] };
+}
+
+/** Median of a non-empty list. */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** A copy of `xs` in random order (Fisher–Yates). */
+function shuffled<T>(xs: readonly T[]): T[] {
+  const out = [...xs];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+/** Timings of one command over every round, in milliseconds. */
+export interface Row {
+  /** What was run. */
+  name: string;
+  /** Wall time of each round, in round order. */
+  ms: number[];
+}
+
+/** One row of the report, relative to the floor. */
+export interface Summary {
+  /** What was run. */
+  name: string;
+  /** Median wall time. */
+  medianMs: number;
+  /** Fastest run. */
+  minMs: number;
+  /** Median of the per-round ratios to the floor (undefined for the floor itself). */
+  pairedRatio?: number;
+}
+
+/** Medians, minimums and paired ratios of `rows` against the row named `floor`. */
+export function summarize(rows: readonly Row[], floor: string): Summary[] {
+  const base = rows.find((r) => r.name === floor);
+  if (base === undefined) throw new Error(`no row named ${floor}`);
+  return rows.map((r) => ({
+    name: r.name,
+    medianMs: median(r.ms),
+    minMs: Math.min(...r.ms),
+    pairedRatio: r === base ? undefined : median(r.ms.map((x, i) => x / base.ms[i]!)),
+  }));
+}
+
+/** The rows whose paired ratio is above `maxRatio`. */
+export function overBudget(summary: readonly Summary[], maxRatio: number): Summary[] {
+  return summary.filter((s) => s.pairedRatio !== undefined && s.pairedRatio > maxRatio);
+}
+
+/** What the report says about the server's memory. */
+export interface ServerMemory {
+  /** Resident set 2 s after the server said it was listening, in MiB; undefined off Linux. */
+  idleRssMb?: number;
+  /** The peak resident set up to then (VmHWM), in MiB. */
+  peakRssMb?: number;
+  /** Number of MountedFile entries in its config. */
+  mappings: number;
+}
+
+/** The report as a Markdown section (for release notes). */
+export function markdownTable(opts: {
+  form: string;
+  runs: number;
+  maxRatio: number;
+  summary: readonly Summary[];
+  memory: ServerMemory;
+  machine: string;
+}): string {
+  const lines = [
+    "### Start-up time and idle memory (`deno task bench:release`)",
+    "",
+    `${opts.machine}; ${opts.form}; ${opts.runs} rounds, each command once per round in a ` +
+    "random order. Ratio: the median of per-round ratios to the empty program.",
+    "",
+    "| | median | fastest | ratio to the empty program |",
+    "|---|---|---|---|",
+  ];
+  for (const s of opts.summary) {
+    const ratio = s.pairedRatio === undefined
+      ? "(floor)"
+      : `${s.pairedRatio.toFixed(2)}× (limit ${opts.maxRatio}×)`;
+    lines.push(`| ${s.name} | ${s.medianMs.toFixed(1)} ms | ${s.minMs.toFixed(1)} ms | ${ratio} |`);
+  }
+  const mem = opts.memory;
+  lines.push(
+    `| \`server\` idle RSS (MountedFile, ${mem.mappings} mappings, TLS pair on disk) | ${
+      mem.idleRssMb === undefined ? "n/a" : `${mem.idleRssMb.toFixed(1)} MB`
+    } | | peak so far ${mem.peakRssMb === undefined ? "n/a" : `${mem.peakRssMb.toFixed(1)} MB`} |`,
+  );
+  return lines.join("\n") + "\n";
+}
+
+/** Environment of every timed process: static keys, no profile files, no metadata service. */
+function tokenEnv(home: string): Record<string, string> {
+  const env: Record<string, string> = {
+    PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+    HOME: home,
+    AWS_ACCESS_KEY_ID: "AKIAIOSFODNN7EXAMPLE",
+    AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    AWS_REGION: "us-west-2",
+    AWS_DEFAULT_REGION: "us-west-2",
+    AWS_CONFIG_FILE: `${home}/none`,
+    AWS_SHARED_CREDENTIALS_FILE: `${home}/none`,
+    AWS_EC2_METADATA_DISABLED: "true",
+    NO_COLOR: "1",
+    DENO_NO_UPDATE_CHECK: "1",
+  };
+  // `deno run` must find the module and npm caches it already has, not a new one under HOME.
+  const denoDir = Deno.env.get("DENO_DIR") ?? denoDirOf();
+  if (denoDir !== undefined) env.DENO_DIR = denoDir;
+  return env;
+}
+
+function denoDirOf(): string | undefined {
+  const home = Deno.env.get("HOME");
+  if (home === undefined) return undefined;
+  return Deno.build.os === "darwin" ? `${home}/Library/Caches/deno` : `${home}/.cache/deno`;
+}
+
+async function timeOnce(cmd: string[], env: Record<string, string>): Promise<number> {
+  const t0 = performance.now();
+  const out = await new Deno.Command(cmd[0]!, {
+    args: cmd.slice(1),
+    clearEnv: true,
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const ms = performance.now() - t0;
+  if (!out.success) {
+    throw new Error(
+      `${cmd.join(" ")} exited with ${out.code}: ${new TextDecoder().decode(out.stderr)}`,
+    );
+  }
+  return ms;
+}
+
+/** Times the commands over `runs` rounds after one warm-up round (caches, token cache). */
+export async function timeCommands(
+  commands: Record<string, string[]>,
+  env: Record<string, string>,
+  runs: number,
+): Promise<Row[]> {
+  for (const cmd of Object.values(commands)) await timeOnce(cmd, env);
+  const rows = Object.keys(commands).map((name): Row => ({ name, ms: [] }));
+  for (let i = 0; i < runs; i++) {
+    for (const row of shuffled(rows)) row.ms.push(await timeOnce(commands[row.name]!, env));
+  }
+  return rows;
+}
+
+/** A MountedFile server config with `n` role mappings, listening on ephemeral ports. */
+export function serverConfig(stateDir: string, n: number): string {
+  let roles = "";
+  for (let i = 0; i < n; i++) {
+    roles += `  - roleARN: arn:aws:iam::111122223333:role/team-${i}\n` +
+      `    username: team-${i}:{{SessionName}}\n    groups: [team-${i}]\n`;
+  }
+  return `clusterID: bench-release\nserver:\n  hostname: 127.0.0.1\n  port: 0\n  healthPort: 0\n` +
+    `  stateDir: ${stateDir}/state\n  generateKubeconfig: ${stateDir}/kubeconfig.yaml\n` +
+    (n > 0 ? `  mapRoles:\n${roles.replace(/^/gm, "  ")}` : "");
+}
+
+async function readStatusKb(pid: number, field: string): Promise<number | undefined> {
+  try {
+    const status = await Deno.readTextFile(`/proc/${pid}/status`);
+    const m = status.match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Starts `server` twice with the config (the first start writes the TLS pair, as a first
+ * deployment does), and reads the second one's resident memory 2 s after it is listening.
+ */
+export async function serverIdleMemory(
+  main: string[],
+  dir: string,
+  env: Record<string, string>,
+  mappings: number,
+): Promise<ServerMemory> {
+  const config = `${dir}/config.yaml`;
+  await Deno.writeTextFile(config, serverConfig(dir, mappings), { mode: 0o600 });
+  const start = async (measure: boolean): Promise<ServerMemory> => {
+    const child = new Deno.Command(main[0]!, {
+      args: [...main.slice(1), "server", "--config", config],
+      clearEnv: true,
+      env: { ...env, AWS_REGION: "us-east-1" },
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    let log = "";
+    try {
+      const deadline = Date.now() + 60_000;
+      while (!log.includes("listening on")) {
+        const { value, done } = await reader.read();
+        if (done || Date.now() > deadline) {
+          throw new Error(`the server did not start:\n${log}`);
+        }
+        log += value;
+      }
+      if (!measure) return { mappings };
+      await new Promise((r) => setTimeout(r, 2_000));
+      const rss = await readStatusKb(child.pid, "VmRSS");
+      const hwm = await readStatusKb(child.pid, "VmHWM");
+      return {
+        mappings,
+        idleRssMb: rss === undefined ? undefined : rss / 1024,
+        peakRssMb: hwm === undefined ? undefined : hwm / 1024,
+      };
+    } finally {
+      child.kill("SIGTERM");
+      await reader.cancel().catch(() => {});
+      await child.status;
+    }
+  };
+  await start(false);
+  return await start(true);
+}
+
+/**
+ * `deno compile`s `scripts/bench/empty.ts` for the host with the arguments the release binaries
+ * get (permissions, V8 flags, target), so that the two differ only in what they run.
+ */
+export async function compileEmpty(
+  root: string,
+  output: string,
+  run: (cmd: string, args: string[], opts: { cwd: string }) => Promise<void> = runChecked,
+): Promise<void> {
+  const args = compileArgs({
+    entry: `${root}/scripts/bench/empty.ts`,
+    output,
+    target: releaseTarget(Deno.build.target),
+    noCheck: true,
+  });
+  await run(Deno.execPath(), args, { cwd: root });
+}
+
+async function machine(): Promise<string> {
+  let cpu = "";
+  try {
+    const info = await Deno.readTextFile("/proc/cpuinfo");
+    cpu = info.match(/^model name\s*:\s*(.*)$/m)?.[1] ?? "";
+  } catch {
+    // not Linux
+  }
+  return `${Deno.build.target}, ${navigator.hardwareConcurrency} CPUs${
+    cpu ? ` (${cpu})` : ""
+  }, load average ${Deno.loadavg().map((x) => x.toFixed(2)).join(" ")}, Deno ${Deno.version.deno}`;
+}
+
+async function main(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      binary: { type: "string" },
+      "empty-binary": { type: "string" },
+      "compile-empty": { type: "string" },
+      runs: { type: "string", default: "21" },
+      "max-ratio": { type: "string", default: "2" },
+      markdown: { type: "string" },
+      "config-mappings": { type: "string", default: "3" },
+    },
+  });
+  const root = repoRoot();
+  if (values["compile-empty"] !== undefined) {
+    await compileEmpty(root, values["compile-empty"]);
+    writeText(Deno.stderr, `Compiled scripts/bench/empty.ts into ${values["compile-empty"]}\n`);
+    return 0;
+  }
+  if ((values.binary === undefined) !== (values["empty-binary"] === undefined)) {
+    throw new Error("--binary and --empty-binary go together: time a binary against its floor");
+  }
+  const runs = Number(values.runs);
+  const maxRatio = Number(values["max-ratio"]);
+  const mappings = Number(values["config-mappings"]);
+  if (!(runs >= 1) || !(maxRatio > 0) || !(mappings >= 0)) {
+    throw new Error("--runs, --max-ratio and --config-mappings take positive numbers");
+  }
+  const form = values.binary === undefined
+    ? denoRunForm(root)
+    : binaryForm(values.binary, values["empty-binary"]!);
+
+  const home = await Deno.makeTempDir({ prefix: "bench_release_" });
+  try {
+    const env = tokenEnv(home);
+    const commands = {
+      "empty program": form.empty,
+      "`token`, static keys": [...form.main, "token", "-i", "bench"],
+      "`token`, token-cache hit": [...form.main, "token", "-i", "bench", "--token-cache"],
+    };
+    const before = await machine();
+    const rows = await timeCommands(commands, env, runs);
+    const summary = summarize(rows, "empty program");
+    const memory = await serverIdleMemory(form.main, home, env, mappings);
+    const table = markdownTable({
+      form: form.label,
+      runs,
+      maxRatio,
+      summary,
+      memory,
+      machine: before,
+    });
+    writeText(Deno.stdout, table);
+    if (values.markdown !== undefined) await Deno.writeTextFile(values.markdown, table);
+    const over = overBudget(summary, maxRatio);
+    for (const s of over) {
+      writeText(
+        Deno.stderr,
+        `${s.name} takes ${s.pairedRatio!.toFixed(2)}× the empty program, above the ` +
+          `${maxRatio}× limit: find what the command loads or does at start that it did not before.\n`,
+      );
+    }
+    return over.length > 0 ? 1 : 0;
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+}
+
+if (import.meta.main) await runScript("bench:release", main);
