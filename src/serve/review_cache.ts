@@ -57,7 +57,8 @@ interface Shared {
 interface Entry {
   key: string;
   shared: Shared;
-  expiresAtMs: number;
+  /** Whole seconds after the cache's epoch: a small integer, kept in the entry unboxed. */
+  expiresAtS: number;
   /** False once the entry has left the map (expired, evicted); its queue slot is then skipped. */
   live: boolean;
 }
@@ -75,7 +76,7 @@ export const DEFAULT_MAX_CACHED_TOKENS = 50_000;
 // Synchronous on purpose: WebCrypto's digest is async and, on the cache-hit path, its round
 // trip through the thread pool costs more than the whole rest of a review.
 function tokenKey(token: string): string {
-  return hash("sha256", token, "base64");
+  return hash("sha256", token, "binary");
 }
 
 /** A verifier front that deduplicates and caches successful verifications. */
@@ -83,6 +84,8 @@ export class ReviewCache<C extends { expiresAt: Date }> {
   readonly #verifier: TwoStepVerifier<C>;
   readonly #maxEntries: number;
   readonly #now: () => number;
+  /** Expiries are kept as seconds after this instant (seconds since the Unix epoch). */
+  readonly #epochS: number;
   readonly #entries = new Map<string, Entry>();
   /**
    * Entries in insertion order, for expiry and eviction. Not the map's own order: V8 leaves a
@@ -101,6 +104,20 @@ export class ReviewCache<C extends { expiresAt: Date }> {
     this.#verifier = verifier;
     this.#maxEntries = Math.max(1, options.maxEntries ?? DEFAULT_MAX_CACHED_TOKENS);
     this.#now = options.now ?? Date.now;
+    this.#epochS = Math.floor(this.#now() / 1000);
+  }
+
+  /**
+   * An expiry in whole seconds after the epoch, rounded down: an entry may expire up to a
+   * second early (its token is then verified again), never late. Token expiries are whole
+   * seconds anyway (X-Amz-Date has no fraction).
+   */
+  #seconds(ms: number): number {
+    return Math.floor(ms / 1000) - this.#epochS;
+  }
+
+  #ms(seconds: number): number {
+    return (seconds + this.#epochS) * 1000;
   }
 
   /** Number of tokens currently cached (expired ones may linger until the next sweep). */
@@ -122,7 +139,7 @@ export class ReviewCache<C extends { expiresAt: Date }> {
     const key = tokenKey(token);
     const cached = this.#entries.get(key);
     if (cached !== undefined) {
-      if (this.#now() <= cached.expiresAtMs) {
+      if (this.#now() <= this.#ms(cached.expiresAtS)) {
         return { identity: cached.shared.identity, cache: "hit" };
       }
       this.#forget(cached);
@@ -164,7 +181,7 @@ export class ReviewCache<C extends { expiresAt: Date }> {
       this.#identityCount++;
     }
     shared.refs++;
-    const entry: Entry = { key, shared, expiresAtMs, live: true };
+    const entry: Entry = { key, shared, expiresAtS: this.#seconds(expiresAtMs), live: true };
     this.#entries.set(key, entry);
     this.#queue.push(entry);
     this.#compact();
@@ -216,7 +233,7 @@ export class ReviewCache<C extends { expiresAt: Date }> {
   #sweep(): void {
     const now = this.#now();
     for (let entry = this.#oldest(); entry !== undefined; entry = this.#oldest()) {
-      if (entry.expiresAtMs >= now) break;
+      if (this.#ms(entry.expiresAtS) >= now) break;
       this.#forget(entry);
     }
   }

@@ -288,3 +288,21 @@ Deno.test("a token that expires before older ones is dropped on access and skipp
   assert.equal((await cache.verify("k8s-aws-v1.c")).cache, "hit");
   assert.equal((await cache.verify("k8s-aws-v1.d")).cache, "hit");
 });
+
+Deno.test("an expiry between whole seconds is kept rounded down: early, never late", async () => {
+  let now = 1_000;
+  const { verifier, calls, pending } = controllable(10_500);
+  const cache = new ReviewCache(verifier, { now: () => now });
+  const first = cache.verify("k8s-aws-v1.a");
+  pending[0]!.resolve();
+  assert.equal((await first).cache, "miss");
+  now = 10_000;
+  assert.equal((await cache.verify("k8s-aws-v1.a")).cache, "hit");
+  // Within the token's last half second: verified again rather than answered from the cache.
+  now = 10_499;
+  const again = cache.verify("k8s-aws-v1.a");
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(calls.length, 2);
+  pending[1]!.resolve();
+  assert.equal((await again).cache, "miss");
+});
