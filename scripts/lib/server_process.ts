@@ -7,13 +7,14 @@
  */
 
 import { OrphanGuard } from "../../tests/peers/kube_apiserver.ts";
+import { RELEASE_V8_FLAGS } from "../build_info.ts";
 
 /**
  * The V8 flags users get by default (`deno task start`, the compiled binary): a young
  * generation of at most 8 MB per semi-space (V8's default is 32 MB, grown under load) and a
  * 192 MB old generation.
  */
-export const SERVER_V8_FLAGS = "--v8-flags=--max-semi-space-size=8,--max-old-space-size=192";
+export const SERVER_V8_FLAGS = `--v8-flags=${RELEASE_V8_FLAGS}`;
 
 /** How to start the process. */
 export interface ServerProcessOptions {

@@ -17,7 +17,7 @@ import {
   summarize,
 } from "../../scripts/bench_release.ts";
 import { compileArgs } from "../../scripts/compile.ts";
-import { releaseTarget } from "../../scripts/build_info.ts";
+import { RELEASE_V8_FLAGS, releaseTarget } from "../../scripts/build_info.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const SCRIPT = `${ROOT}/scripts/bench_release.ts`;
@@ -45,7 +45,7 @@ Deno.test("the Markdown table names every row, its ratio and limit, and the serv
       { name: "empty program", medianMs: 20, minMs: 18 },
       { name: "`token`, static keys", medianMs: 30.04, minMs: 28, pairedRatio: 1.5 },
     ],
-    memory: { mappings: 3, idleRssMb: 58.25, peakRssMb: 59 },
+    memory: { mappings: 3, idleSeconds: 40, startRssMb: 61, idleRssMb: 58.25, peakRssMb: 62 },
     machine: "x86_64-unknown-linux-gnu, 4 CPUs",
   });
   assert.match(table, /^### /);
@@ -55,7 +55,10 @@ Deno.test("the Markdown table names every row, its ratio and limit, and the serv
     table,
     /^\| `token`, static keys \| 30\.0 ms \| 28\.0 ms \| 1\.50× \(limit 2×\) \|$/m,
   );
-  assert.match(table, /^\| `server` idle RSS \(MountedFile, 3 mappings.*\| 58\.3 MB \|.*59\.0 MB/m);
+  assert.match(
+    table,
+    /^\| `server` idle RSS after 40 s \(MountedFile, 3 mappings.*\| 58\.3 MB \| \| 2 s after start 61\.0 MB, peak 62\.0 MB \|$/m,
+  );
 });
 
 Deno.test("serverConfig: a MountedFile config with the asked number of role mappings", () => {
@@ -77,7 +80,7 @@ Deno.test("both forms run the authenticator and the floor with the same runtime 
   assert.deepEqual(run.main.slice(0, -1), run.empty.slice(0, -1));
   assert.equal(run.main.at(-1), "/repo/main.ts");
   assert.equal(run.empty.at(-1), "/repo/scripts/bench/empty.ts");
-  assert.ok(run.main.includes("--v8-flags=--max-semi-space-size=8,--max-old-space-size=192"));
+  assert.ok(run.main.includes(`--v8-flags=${RELEASE_V8_FLAGS}`));
   assert.deepEqual(binaryForm("/d/aia", "/t/empty"), {
     label: "compiled (/d/aia)",
     main: ["/d/aia"],
@@ -99,7 +102,10 @@ async function runScript(args: string[]) {
 Deno.test("deno run form end to end: a table of real runs, exit 0 within the limit, 1 above it", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const ok = await runScript(["--runs", "2", "--max-ratio", "1000", "--markdown", `${dir}/t.md`]);
+    const ok = await runScript([
+      ...["--runs", "2", "--max-ratio", "1000", "--idle-seconds", "3"],
+      ...["--markdown", `${dir}/t.md`],
+    ]);
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal(await Deno.readTextFile(`${dir}/t.md`), ok.stdout);
     assert.match(ok.stdout, /; deno run \(--allow-env .*--v8-flags=/);
@@ -110,10 +116,13 @@ Deno.test("deno run form end to end: a table of real runs, exit 0 within the lim
       assert.ok(Number(m[1]) > 0 && Number(m[3]) > 0);
     }
     // Linux: the server started, and its RSS was read from /proc.
-    assert.match(ok.stdout, /^\| `server` idle RSS .*\| \d+\.\d MB \|/m);
+    assert.match(
+      ok.stdout,
+      /^\| `server` idle RSS after 3 s .*\| \d+\.\d MB \| \| 2 s after start \d+\.\d MB/m,
+    );
 
     // Every command takes longer than a tenth of the empty program: the gate fails, and says so.
-    const over = await runScript(["--runs", "1", "--max-ratio", "0.1"]);
+    const over = await runScript(["--runs", "1", "--max-ratio", "0.1", "--idle-seconds", "0"]);
     assert.equal(over.code, 1, over.stderr);
     assert.match(over.stdout, /^\| `token`, static keys \|/m);
     assert.match(
@@ -148,11 +157,13 @@ Deno.test("binary form end to end, with executables standing in for the compiled
       "1",
       "--max-ratio",
       "1000",
+      "--idle-seconds",
+      "1",
     ]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`; compiled \\(${dir}/aia\\); 1 rounds`));
     assert.match(r.stdout, /^\| `token`, token-cache hit \| [\d.]+ ms \|/m);
-    assert.match(r.stdout, /^\| `server` idle RSS .*\| \d+\.\d MB \|/m);
+    assert.match(r.stdout, /^\| `server` idle RSS after 1 s .*\| \d+\.\d MB \|/m);
     const half = await runScript(["--binary", `${dir}/aia`]);
     assert.equal(half.code, 1);
     assert.match(half.stderr, /--binary and --empty-binary go together/);
