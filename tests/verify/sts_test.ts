@@ -403,6 +403,101 @@ for (const framing of ["content-length", "chunked"] as const) {
   });
 }
 
+/** A raw HTTP/1.1 server answering every request with `text` in chunks of `size` bytes. */
+function chunkedServer(text: string, size: number) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const origin = `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
+  const conns: Deno.Conn[] = [];
+  const serving = (async () => {
+    for await (const conn of listener) {
+      conns.push(conn);
+      await conn.read(new Uint8Array(16384));
+      const bytes = new TextEncoder().encode(text);
+      let out = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n" +
+        "transfer-encoding: chunked\r\nconnection: close\r\n\r\n";
+      for (let i = 0; i < bytes.length; i += size) {
+        const chunk = bytes.subarray(i, i + size);
+        out += `${chunk.length.toString(16)}\r\n${new TextDecoder().decode(chunk)}\r\n`;
+      }
+      await conn.write(new TextEncoder().encode(out + "0\r\n\r\n"));
+      conn.close();
+      conns.splice(conns.indexOf(conn), 1);
+    }
+  })().catch(() => {});
+  return {
+    origin,
+    async close() {
+      listener.close();
+      for (const c of conns) c.close();
+      await serving;
+    },
+  };
+}
+
+Deno.test("32 an answer without a declared length (chunked) is read whole, or refused over the cap", async () => {
+  // Longer than the first read buffer (16 KiB), so the buffer has to grow.
+  const padded = body(GOOD).replace("{", "{" + " ".repeat(30_000));
+  for (
+    const [text, max, expected] of [
+      [padded, 40_000, ALICE.arn],
+      [padded, padded.length, ALICE.arn],
+      [padded, padded.length - 1, "error reading HTTP result: the response is larger than"],
+      [body(GOOD), 1000, ALICE.arn],
+    ] as const
+  ) {
+    const server = chunkedServer(text, 4000);
+    try {
+      const v = new Verifier({
+        clusterId: "c1",
+        partition: "aws",
+        stsEndpointOverride: server.origin,
+        maxResponseBytes: max,
+      });
+      const r = await v.verify(await presignToken(ALICE, server.origin, "c1")).catch((e) => e);
+      if (expected.startsWith("arn:")) assert.equal(r.arn, expected, String(r));
+      else {
+        assert.ok(r instanceof STSError);
+        assert.equal(r.message, `sts getCallerIdentity failed: ${expected} ${max} bytes`);
+      }
+    } finally {
+      await server.close();
+    }
+  }
+});
+
+Deno.test("32 a body that is not a byte stream (an injected fetch) is read and capped too", async () => {
+  const streamed = (text: string) => () => {
+    const bytes = new TextEncoder().encode(text);
+    return Promise.resolve(
+      new Response(
+        new ReadableStream<Uint8Array>({
+          start(c) {
+            for (let i = 0; i < bytes.length; i += 100) c.enqueue(bytes.slice(i, i + 100));
+            c.close();
+          },
+        }),
+      ),
+    );
+  };
+  const origin = "http://127.0.0.1:9";
+  const token = await presignToken(ALICE, origin, "c1");
+  const verifier = (text: string) =>
+    new Verifier({
+      clusterId: "c1",
+      partition: "aws",
+      stsEndpointOverride: origin,
+      maxResponseBytes: 1000,
+      fetch: streamed(text) as typeof fetch,
+    });
+  assert.equal((await verifier(body(GOOD)).verify(token)).arn, ALICE.arn);
+  const e = await verifier(" ".repeat(1001)).verify(token).catch((e) => e);
+  assert.ok(e instanceof STSError);
+  assert.equal(
+    e.message,
+    "sts getCallerIdentity failed: error reading HTTP result: the response is larger than 1000 bytes",
+  );
+});
+
 Deno.test("32 a declared length over the cap is refused without reading the body", async () => {
   await withPeer(async (peer, v, _rec, token) => {
     peer.setFaults({ body: "x".repeat(5000) });
