@@ -1106,7 +1106,11 @@ async function startHttp1Tls(
         `${req.socket.remoteAddress}:${req.socket.remotePort}`,
       ) ?? new Response(null, { status: 500 });
       const out = new Uint8Array(await response.arrayBuffer());
-      res.writeHead(response.status, Object.fromEntries(response.headers));
+      // With a declared length, as STS answers (node:http would otherwise send it chunked).
+      res.writeHead(response.status, {
+        ...Object.fromEntries(response.headers),
+        "content-length": String(out.byteLength),
+      });
       res.end(out);
     },
   );

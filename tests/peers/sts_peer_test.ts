@@ -671,15 +671,21 @@ Deno.test("with tls.http1Only the peer offers only HTTP/1.1 and counts the clien
       assert.match(peer.url, /^https:\/\/127\.0\.0\.1:\d+$/);
       assert.equal(peer.connectionCount, 0);
       const url = await presign(peer, { ak: ALICE.accessKeyId, sk: ALICE.secretAccessKey }, "c1");
-      // curl offers h2 first; the peer picks HTTP/1.1.
+      // curl offers h2 first; the peer picks HTTP/1.1, and declares the length, as STS does.
+      const head = await new Deno.Command("curl", {
+        args: ["-sS", "-D", "-", "-o", "/dev/null", "--cacert", `${dir}/ca.crt`, url],
+        stdout: "piped",
+      }).output();
+      assert.match(new TextDecoder().decode(head.stdout), /^content-length: \d+\r$/mi);
+      assert.doesNotMatch(new TextDecoder().decode(head.stdout), /transfer-encoding/i);
       const first = await curlGet(url, `${dir}/ca.crt`, "--http2", "c1");
       assert.equal(first.httpVersion, "1.1");
       assert.equal(first.status, 200, first.text);
       assert.match(first.text, /"Arn":"arn:aws:iam::123456789012:user\/alice"/);
-      assert.equal(peer.connectionCount, 1);
+      assert.equal(peer.connectionCount, 2);
       const other = await curlGet(url, `${dir}/ca.crt`, "--http1.1", "c2");
       assert.equal(code(other.text), "SignatureDoesNotMatch");
-      assert.equal(peer.connectionCount, 2);
+      assert.equal(peer.connectionCount, 3);
       // A header-signed POST with a form body (AssumeRole) goes through the adapter too.
       const r = await boto({
         op: "assume",
@@ -692,7 +698,7 @@ Deno.test("with tls.http1Only the peer offers only HTTP/1.1 and counts the clien
         session: "alice",
       }) as { arn: string };
       assert.equal(r.arn, "arn:aws:sts::123456789012:assumed-role/Admin/alice");
-      assert.equal(peer.requestCount, 3);
+      assert.equal(peer.requestCount, 4);
     } finally {
       await peer.close();
     }
