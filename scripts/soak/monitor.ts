@@ -2,9 +2,8 @@
  * Watching the server process from outside while the soak runs: its resident memory every
  * second, the latency of its plain-HTTP `/healthz` (served on the same event loop as the
  * reviews, so its latency is the event-loop delay plus a loopback round trip), its
- * `/metrics` (prom-client's `nodejs_eventloop_lag_p99_seconds`, reset at every scrape, and
- * `aws_iam_authenticator_denials_total`), and every socket it holds, to prove that nothing
- * it does leaves the loopback interface.
+ * `/metrics` (`aws_iam_authenticator_denials_total`), and every socket it holds, to prove that
+ * nothing it does leaves the loopback interface.
  *
  * @module
  */
@@ -115,8 +114,6 @@ export class Monitor {
   readonly rss: RssSample[] = [];
   /** `/healthz` round trips in ms (NaN: no answer within 10 s). */
   readonly healthMs: { t: number; ms: number }[] = [];
-  /** `nodejs_eventloop_lag_p99_seconds` of each scrape, in ms. */
-  readonly lagP99Ms: number[] = [];
   /** Sockets off the loopback interface (must stay empty). */
   readonly offLoopback: OffLoopback[] = [];
   /** The last `/metrics` text of each lifetime. */
@@ -186,10 +183,7 @@ export class Monitor {
       client: this.#metrics,
       signal: AbortSignal.timeout(10_000),
     });
-    const text = await res.text();
-    const lag = metricValue(text, "nodejs_eventloop_lag_p99_seconds");
-    if (Number.isFinite(lag)) this.lagP99Ms.push(lag * 1000);
-    this.lastMetrics[this.#lifetime] = text;
+    this.lastMetrics[this.#lifetime] = await res.text();
   }
 
   /** Stops sampling (the server is about to stop); waits for samples in progress. */

@@ -147,13 +147,12 @@ export interface SoakReport {
   latencyMs: { p50: number; p99: number; max: number };
   /** Resident memory, MB, and its growth after warm-up. */
   rss: { startMb: number; peakMb: number; endMb: number; slopeMbPerMin: number };
-  /** Event-loop delay: `/healthz` round trips and the server's own lag metric, ms. */
+  /** Event-loop delay: `/healthz` round trips, ms. */
   eventLoop: {
     healthP50Ms: number;
     healthP99Ms: number;
     healthMaxMs: number;
     healthFailures: number;
-    lagP99MaxMs: number;
   };
   /** Sockets seen off the loopback interface. */
   offLoopback: number;
@@ -330,7 +329,6 @@ export function buildReport(i: ReportInput): SoakReport {
       healthP99Ms: healthP99,
       healthMaxMs: maxOf(healthOk),
       healthFailures,
-      lagP99MaxMs: maxOf(i.monitor.lagP99Ms),
     },
     offLoopback: i.monitor.offLoopback.length,
     violations: {
@@ -391,8 +389,7 @@ export function renderReport(r: SoakReport): string {
     } MB/min`,
     `  event loop      /healthz p50 ${f1(r.eventLoop.healthP50Ms)} ms, p99 ${
       f1(r.eventLoop.healthP99Ms)
-    } ms, max ${f1(r.eventLoop.healthMaxMs)} ms (${r.eventLoop.healthFailures} unanswered); ` +
-    `nodejs_eventloop_lag_p99 max ${f1(r.eventLoop.lagP99MaxMs)} ms`,
+    } ms, max ${f1(r.eventLoop.healthMaxMs)} ms (${r.eventLoop.healthFailures} unanswered)`,
     `  off loopback    ${r.offLoopback} sockets`,
     `  violations      ${r.violations.total} ${kv(r.violations.byInvariant)}`,
     ...r.violations.examples.map((e) => `    ${e}`),
