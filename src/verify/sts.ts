@@ -92,8 +92,9 @@ async function readCapped(res: Response, max: number): Promise<Uint8Array | unde
  * Reads a byte stream into one buffer of our own, grown as needed up to `max + 1` bytes. A
  * fetch body without a declared length (chunked, as some proxies answer) read with a default
  * reader gets a new 64 KiB buffer from the runtime for every read: at 2,000 reviews/s that
- * kept 13-20 MB of buffers alive and tripled the server's CPU per review (measured with
- * `deno task bench:server --sts tls-http1` against a peer answering chunked).
+ * kept 13-20 MB of buffers alive and took the server's CPU per review from about 250 to 473 µs
+ * (`deno task bench:server --sts tls-http1` against a peer answering chunked;
+ * docs/benchmarks.md#sts-over-http11).
  */
 async function readInto(
   reader: ReadableStreamBYOBReader,
