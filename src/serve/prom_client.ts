@@ -5,9 +5,11 @@
  * t-digest dependencies, and the CPU collector's OpenTelemetry API (51 files): about 8 MB of
  * resident memory in a server that uses none of them (docs/benchmarks.md#memory).
  *
- * The process collectors registered here are prom-client's own, minus two: the event-loop lag
- * monitor, which samples on a 10 ms timer and so wakes an idle server a hundred times a second,
- * and the GC-duration histogram, whose performance entries Deno never emits. The CPU counters
+ * The process collectors registered here are prom-client's own, minus the event-loop lag
+ * monitor, which samples on a 10 ms timer and so wakes an idle server a hundred times a second
+ * (and keeps V8 from ever finding it idle enough to return its start-up garbage), the GC-duration
+ * histogram, whose performance entries Deno never emits, and the active handles, requests and
+ * resources gauges, which Deno's `process` always reports empty. The CPU counters
  * are prom-client's names and help texts, read from `process.cpuUsage()` as its collector does
  * but without the exemplar support that needs OpenTelemetry.
  *
