@@ -30,6 +30,7 @@
  * @module
  */
 
+import { tokenEnv } from "./lib/token_env.ts";
 import { parseArgs } from "node:util";
 import {
   RELEASE_V8_FLAGS,
@@ -170,33 +171,6 @@ export function markdownTable(opts: {
       `peak ${mb(mem.peakRssMb)} |`,
   );
   return lines.join("\n") + "\n";
-}
-
-/** Environment of every timed process: static keys, no profile files, no metadata service. */
-function tokenEnv(home: string): Record<string, string> {
-  const env: Record<string, string> = {
-    PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-    HOME: home,
-    AWS_ACCESS_KEY_ID: "AKIAIOSFODNN7EXAMPLE",
-    AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-    AWS_REGION: "us-west-2",
-    AWS_DEFAULT_REGION: "us-west-2",
-    AWS_CONFIG_FILE: `${home}/none`,
-    AWS_SHARED_CREDENTIALS_FILE: `${home}/none`,
-    AWS_EC2_METADATA_DISABLED: "true",
-    NO_COLOR: "1",
-    DENO_NO_UPDATE_CHECK: "1",
-  };
-  // `deno run` must find the module and npm caches it already has, not a new one under HOME.
-  const denoDir = Deno.env.get("DENO_DIR") ?? denoDirOf();
-  if (denoDir !== undefined) env.DENO_DIR = denoDir;
-  return env;
-}
-
-function denoDirOf(): string | undefined {
-  const home = Deno.env.get("HOME");
-  if (home === undefined) return undefined;
-  return Deno.build.os === "darwin" ? `${home}/Library/Caches/deno` : `${home}/.cache/deno`;
 }
 
 async function timeOnce(cmd: string[], env: Record<string, string>): Promise<number> {

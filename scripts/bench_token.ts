@@ -15,6 +15,7 @@
  * @module
  */
 
+import { tokenEnv } from "./lib/token_env.ts";
 import { parseArgs } from "node:util";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -38,20 +39,7 @@ const variants = values.flags?.length ? values.flags : [
 ];
 
 const home = await Deno.makeTempDir({ prefix: "bench_token_" });
-const env: Record<string, string> = {
-  PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-  HOME: home,
-  DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`,
-  AWS_ACCESS_KEY_ID: "AKIAIOSFODNN7EXAMPLE",
-  AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-  AWS_REGION: "us-west-2",
-  AWS_DEFAULT_REGION: "us-west-2",
-  AWS_CONFIG_FILE: `${home}/none`,
-  AWS_SHARED_CREDENTIALS_FILE: `${home}/none`,
-  AWS_EC2_METADATA_DISABLED: "true",
-  NO_COLOR: "1",
-  DENO_NO_UPDATE_CHECK: "1",
-};
+const env = tokenEnv(home);
 
 function out(line: string): void {
   Deno.stdout.writeSync(new TextEncoder().encode(line + "\n"));
