@@ -30,7 +30,10 @@
  * @module
  */
 
+import { median, shuffled } from "./lib/stats.ts";
 import { tokenEnv } from "./lib/token_env.ts";
+
+export { median };
 import { parseArgs } from "node:util";
 import {
   RELEASE_V8_FLAGS,
@@ -66,23 +69,6 @@ export function denoRunForm(root: string, deno: string = Deno.execPath()): Progr
 /** The compiled form: a release binary and an empty program compiled the same way. */
 export function binaryForm(binary: string, emptyBinary: string): ProgramForm {
   return { label: `compiled (${binary})`, main: [binary], empty: [emptyBinary] };
-}
-
-/** Median of a non-empty list. */
-export function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-/** A copy of `xs` in random order (Fisher–Yates). */
-function shuffled<T>(xs: readonly T[]): T[] {
-  const out = [...xs];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
 }
 
 /** Timings of one command over every round, in milliseconds. */

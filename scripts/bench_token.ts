@@ -15,6 +15,7 @@
  * @module
  */
 
+import { median, shuffled } from "./lib/stats.ts";
 import { tokenEnv } from "./lib/token_env.ts";
 import { parseArgs } from "node:util";
 
@@ -60,22 +61,6 @@ async function once(cmd: string[]): Promise<number> {
     throw new Error(`${cmd.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
   }
   return ms;
-}
-
-/** A copy of `xs` in random order (Fisher–Yates). */
-function shuffled<T>(xs: readonly T[]): T[] {
-  const out = [...xs];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 async function hasAws(): Promise<boolean> {
