@@ -5,7 +5,7 @@
  *
  * Each step is a new process, read 2 s after it is ready: the runtime alone (a program that
  * only waits), a bare TLS `Deno.serve`, then the same with Node compatibility, prom-client,
- * logtape, yaml and every module of the server loaded on top, one layer more per step
+ * yaml and every module of the server loaded on top, one layer more per step
  * (`scripts/bench/memory_probe.ts`); then `main.ts server` itself with a MountedFile config of 3
  * mappings and of 500 (the `bench:server` config), read 2 s after start and again after
  * `--settle` seconds, once V8's memory reducer has returned the start-up garbage.
@@ -128,15 +128,14 @@ async function main(args: string[]): Promise<number> {
     { label: "bare TLS Deno.serve", layers: [] },
     { label: "+ Node compatibility (node:crypto)", layers: ["node"] },
     { label: "+ prom-client (its files, the process collectors)", layers: ["node", "prom"] },
-    { label: "+ logtape", layers: ["node", "prom", "logtape"] },
-    { label: "+ yaml (the module)", layers: ["node", "prom", "logtape", "yaml"] },
+    { label: "+ yaml (the module)", layers: ["node", "prom", "yaml"] },
     {
       label: "+ the server's modules (src/serve/mod.ts)",
-      layers: ["node", "prom", "logtape", "yaml", "server"],
+      layers: ["node", "prom", "yaml", "server"],
     },
     {
       label: "  the same, the 500-mapping config parsed",
-      layers: ["node", "prom", "logtape", `yaml-parse=${big}`, "server"],
+      layers: ["node", "prom", `yaml-parse=${big}`, "server"],
     },
   ];
   const rows: string[] = [];

@@ -6,7 +6,7 @@
  * Usage: deno run -A scripts/bench/memory_probe.ts <stateDir> idle | [layer…]
  * `idle`: no server, only a timer (the runtime alone). Layers: `node` (Node compatibility,
  * through `node:crypto` as the identity cache loads it), `prom` (prom-client's files and process
- * collectors, as the server loads them), `logtape`, `yaml` (the module; `yaml-parse=FILE` also
+ * collectors, as the server loads them), `yaml` (the module; `yaml-parse=FILE` also
  * parses FILE), `server` (every module the server loads at start: src/serve/mod.ts). Prints
  * `ready` on stderr once listening.
  *
@@ -23,8 +23,6 @@ async function load(layer: string): Promise<void> {
   } else if (layer === "prom") {
     const prom = await import("../../src/serve/prom_client.ts");
     prom.registerProcessCollectors(new prom.Registry());
-  } else if (layer === "logtape") {
-    await import("@logtape/logtape");
   } else if (layer === "yaml") {
     await import("yaml");
   } else if (layer.startsWith("yaml-parse=")) {

@@ -181,7 +181,7 @@ async function serve(ctx: CommandContext): Promise<number> {
   const { configureLogging, onShutdownSignal, startAuthenticator } = await import(
     "../serve/mod.ts"
   );
-  const log = await configureLogging({
+  const log = configureLogging({
     format: ctx.flags.values.get("log-format") as string,
     verbosity: ctx.settings.string("log-verbosity"),
   });

@@ -161,9 +161,14 @@ export async function startAuthenticator(
     return {
       ...server,
       metrics,
-      shutdown: () => server.shutdown(),
+      // The deadline timer outlives the last review by up to one resolution; a server that has
+      // shut down stops it at once rather than keep the process awake.
+      shutdown: () => server.shutdown().then(() => deadlines.stop()),
       close() {
-        closing ??= server.shutdown().then(() => chain.close());
+        closing ??= server.shutdown().then(() => {
+          deadlines.stop();
+          return chain.close();
+        });
         return closing;
       },
     };

@@ -317,6 +317,18 @@ function rawPath(url: string): string {
   return url.slice(start, end);
 }
 
+/** What a review's outcome adds to its log line. */
+interface AccessExtra {
+  /** Why it was denied (every denial has one). */
+  reason?: ReasonId;
+  /** What went wrong, already redacted. */
+  error?: string;
+  /** The mapped username (success). */
+  username?: string;
+  /** The mapped groups (success). */
+  groups?: readonly string[];
+}
+
 /** Builds the server's request handler. */
 export function createHandler(
   deps: HandlerDeps,
@@ -330,20 +342,37 @@ export function createHandler(
 
   async function authenticate(req: Request, info: RequestInfo | undefined): Promise<Response> {
     const started = clock();
-    const fields: Record<string, unknown> = {
-      path: "/authenticate",
-      client: remoteOf(info),
-      method: req.method,
-    };
+    const client = remoteOf(info);
+    // Filled in as the review learns them; scrubbed accounts leave the identity fields unset.
+    let cache: CacheOutcome | undefined;
+    let arn: string | undefined;
+    let accountid: string | undefined;
+    let stsendpoint: string | undefined;
     const finish = (
       outcome: ReviewOutcome,
       response: Response,
-      extra: { reason?: ReasonId } & Record<string, unknown> = {},
+      extra: AccessExtra,
     ): Response => {
       const seconds = (clock() - started) / 1000;
       deps.observeReview?.(outcome, seconds, extra.reason);
-      const line = { ...fields, ...extra, outcome, status: response.status, latencyMs: 0 };
-      line.latencyMs = Math.round(seconds * 1e6) / 1e3;
+      // One line per review, its keys already in logrus order (sorted) so the formatter need
+      // not sort them; unset fields are left out of the line.
+      const line = {
+        accountid,
+        arn,
+        cache,
+        client,
+        error: extra.error,
+        groups: extra.groups,
+        latencyMs: Math.round(seconds * 1e6) / 1e3,
+        method: req.method,
+        outcome,
+        path: "/authenticate",
+        reason: extra.reason,
+        status: response.status,
+        stsendpoint,
+        username: extra.username,
+      };
       if (outcome === "success") log.info("access granted", line);
       else if (outcome === "malformed_request") log.error("malformed request", line);
       else log.warn("access denied", line);
@@ -393,7 +422,7 @@ export function createHandler(
     try {
       const verified = await deps.verify(token);
       identity = verified.identity;
-      if (verified.cache !== undefined) fields.cache = verified.cache;
+      cache = verified.cache;
     } catch (err) {
       const message = redactSecrets(err instanceof Error ? err.message : String(err), token);
       const outcome: ReviewOutcome = err instanceof STSThrottling
@@ -412,9 +441,9 @@ export function createHandler(
 
     const isScrubbed = scrubbed.has(identity.accountId);
     if (!isScrubbed) {
-      fields.arn = identity.canonicalArn;
-      fields.accountid = identity.accountId;
-      fields.stsendpoint = identity.stsEndpoint;
+      arn = identity.canonicalArn;
+      accountid = identity.accountId;
+      stsendpoint = identity.stsEndpoint;
     }
     let mapped: MappedIdentity;
     try {
@@ -437,7 +466,7 @@ export function createHandler(
     }
     return finish("success", json(200, successBody(apiVersion, identity, mapped, isScrubbed)), {
       username: mapped.username,
-      groups: [...mapped.groups],
+      groups: mapped.groups,
     });
   }
 

@@ -36,6 +36,9 @@ export class LineBuffer {
   #parts: string[] = [];
   #buffered = 0;
   #scheduled = false;
+  // Reused for every batch that fits: a new buffer per batch (hundreds per second under load)
+  // is memory the runtime hands back only after a garbage collection.
+  #scratch: Uint8Array | undefined;
 
   /** A buffer writing through `deps` (default: the process's stderr and `setTimeout`). */
   constructor(deps?: Partial<LineBufferDeps>, options: LineBufferOptions = {}) {
@@ -75,7 +78,15 @@ export class LineBuffer {
   /** Writes every queued line now. */
   flush(): void {
     if (this.#parts.length === 0) return;
-    const bytes = encoder.encode(this.#parts.join(""));
+    const text = this.#parts.join("");
+    let bytes: Uint8Array;
+    // A UTF-16 code unit takes at most 3 bytes in UTF-8; a larger batch gets its own buffer.
+    if (text.length <= this.#maxBuffered) {
+      this.#scratch ??= new Uint8Array(this.#maxBuffered * 3);
+      bytes = this.#scratch.subarray(0, encoder.encodeInto(text, this.#scratch).written);
+    } else {
+      bytes = encoder.encode(text);
+    }
     this.#parts = [];
     this.#buffered = 0;
     let written = 0;

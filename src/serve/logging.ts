@@ -1,8 +1,12 @@
 /**
- * Server logging through `@logtape/logtape`, formatted like the Go tool's logrus output
- * (`time="…" level=info msg="…" key=value`, or one JSON object per line) so existing log
- * pipelines keep parsing it. Logs go to stderr, as in the Go tool, a few milliseconds at a time
- * (see {@link LineBuffer}).
+ * Server logging formatted like the Go tool's logrus output (`time="…" level=info msg="…"
+ * key=value`, or one JSON object per line) so existing log pipelines keep parsing it. Logs go to
+ * stderr, as in the Go tool, a few milliseconds at a time (see {@link LineBuffer}).
+ *
+ * A line is formatted where it is logged, with no logging framework in between: the server
+ * writes one line per review, and routing that line through a general logger (records, sinks,
+ * lazy properties) cost more CPU than the rest of a review answered from the identity cache
+ * (measured with `deno task bench:server` and a CPU profile, see docs/benchmarks.md).
  *
  * Nothing here knows about tokens: the handler never passes a token or presigned URL as a field,
  * and {@link redactSecrets} scrubs error texts that could quote one.
@@ -10,10 +14,9 @@
  * @module
  */
 
-import { configure, getLogger, type LogLevel, type LogRecord, type Sink } from "@logtape/logtape";
 import { LineBuffer } from "./line_buffer.ts";
 
-/** The logger shape the server code needs; a logtape `Logger` satisfies it. */
+/** The logger shape the server code needs. */
 export interface ServerLogger {
   /** Detail useful only while debugging. */
   debug(message: string, properties?: Record<string, unknown>): void;
@@ -28,8 +31,20 @@ export interface ServerLogger {
 /** `--log-format` values. */
 export type LogFormat = "text" | "json";
 
-/** The logtape category every server logger lives under. */
-export const LOG_CATEGORY = "aws-iam-authenticator";
+/** Severity of a line, lowest first; `warning` is what logrus prints for `warn`. */
+export type LogLevel = "trace" | "debug" | "info" | "warning" | "error" | "fatal";
+
+/** One line to format. */
+export interface LogRecord {
+  /** Its severity. */
+  level: LogLevel;
+  /** The message (`msg`). */
+  message: string;
+  /** Wall-clock time in ms since the epoch (`time`). */
+  timestamp: number;
+  /** The fields after `msg`; `undefined` values are left out. */
+  properties: Record<string, unknown>;
+}
 
 const LOGRUS_LEVELS: Record<string, LogLevel> = {
   panic: "fatal",
@@ -42,8 +57,17 @@ const LOGRUS_LEVELS: Record<string, LogLevel> = {
   trace: "trace",
 };
 
+const SEVERITY: Record<LogLevel, number> = {
+  trace: 0,
+  debug: 1,
+  info: 2,
+  warning: 3,
+  error: 4,
+  fatal: 5,
+};
+
 /**
- * Parses a logrus level name (case-insensitive; `warn` accepted) into a logtape level.
+ * Parses a logrus level name (case-insensitive; `warn` accepted) into a level.
  * Throws with the Go tool's message when the name is unknown.
  */
 export function parseLogVerbosity(value: string): LogLevel {
@@ -54,22 +78,6 @@ export function parseLogVerbosity(value: string): LogLevel {
     );
   }
   return level;
-}
-
-const LOGRUS_NAME: Record<LogLevel, string> = {
-  trace: "trace",
-  debug: "debug",
-  info: "info",
-  warning: "warning",
-  error: "error",
-  fatal: "fatal",
-};
-
-function messageText(record: LogRecord): string {
-  const message = record.message;
-  // The common case (a plain message, no template values) needs no mapping.
-  if (message.length === 1 && typeof message[0] === "string") return message[0];
-  return message.map((part) => typeof part === "string" ? part : String(part)).join("");
 }
 
 function fieldText(value: unknown): string {
@@ -97,13 +105,22 @@ function timeText(timestamp: number): string {
   return lastTimeText;
 }
 
+/** The keys of `properties` in logrus order (sorted); most callers already pass them sorted. */
+function sortedKeys(properties: Record<string, unknown>): string[] {
+  const keys = Object.keys(properties);
+  for (let i = 1; i < keys.length; i++) {
+    if (keys[i - 1]! > keys[i]!) return keys.sort();
+  }
+  return keys;
+}
+
 /** Formats a record as a logrus text line: `time="…" level=… msg="…" k=v …`. */
 export function logrusTextFormatter(record: LogRecord): string {
-  let line = `time="${timeText(record.timestamp)}" level=${LOGRUS_NAME[record.level]} msg=${
-    quoteIfNeeded(messageText(record))
+  let line = `time="${timeText(record.timestamp)}" level=${record.level} msg=${
+    quoteIfNeeded(record.message)
   }`;
   const properties = record.properties;
-  for (const key of Object.keys(properties).sort()) {
+  for (const key of sortedKeys(properties)) {
     const value = properties[key];
     if (value === undefined) continue;
     line += ` ${key}=${quoteIfNeeded(fieldText(value))}`;
@@ -118,8 +135,8 @@ export function logrusJsonFormatter(record: LogRecord): string {
     if (value === undefined) continue;
     out[key] = value instanceof Error ? value.message : value;
   }
-  out.level = LOGRUS_NAME[record.level];
-  out.msg = messageText(record);
+  out.level = record.level;
+  out.msg = record.message;
   out.time = timeText(record.timestamp);
   return JSON.stringify(out) + "\n";
 }
@@ -148,25 +165,28 @@ function bufferedStderr(): (line: string, urgent: boolean) => void {
 }
 
 /**
- * Configures logtape for the process (once, at startup of a long-running command) and returns
- * the server's root logger. Throws the Go tool's message for an unknown verbosity.
+ * Builds the server's logger (once, at startup of a long-running command): lines below the
+ * verbosity are dropped before anything is formatted. Throws the Go tool's message for an
+ * unknown verbosity.
  */
-export async function configureLogging(options: LoggingOptions): Promise<ServerLogger> {
-  const level = parseLogVerbosity(options.verbosity);
+export function configureLogging(options: LoggingOptions): ServerLogger {
+  const lowest = SEVERITY[parseLogVerbosity(options.verbosity)];
   const known = options.format === "text" || options.format === "json";
   const formatter = options.format === "json" ? logrusJsonFormatter : logrusTextFormatter;
   const write = options.write ?? bufferedStderr();
-  const sink: Sink = (record) =>
-    write(formatter(record), record.level === "error" || record.level === "fatal");
-  await configure({
-    reset: true,
-    sinks: { out: sink },
-    loggers: [
-      { category: [LOG_CATEGORY], lowestLevel: level, sinks: ["out"] },
-      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["out"] },
-    ],
-  });
-  const logger = getLogger([LOG_CATEGORY]);
+  const emitter = (level: LogLevel) => {
+    if (SEVERITY[level] < lowest) return () => {};
+    const urgent = SEVERITY[level] >= SEVERITY.error;
+    return (message: string, properties: Record<string, unknown> = {}): void => {
+      write(formatter({ level, message, timestamp: Date.now(), properties }), urgent);
+    };
+  };
+  const logger: ServerLogger = {
+    debug: emitter("debug"),
+    info: emitter("info"),
+    warn: emitter("warning"),
+    error: emitter("error"),
+  };
   if (!known) {
     logger.warn(
       `Unknown log format specified (${options.format}), will use default text formatter instead.`,

@@ -32,7 +32,7 @@ Deno.test("a deadline fires once its time has passed, and not before", async () 
   assert.equal(sweeps, before, "the sweeper kept running with nothing pending");
 });
 
-Deno.test("a cancelled deadline never fires; the last cancel stops the timer", async () => {
+Deno.test("a cancelled deadline never fires; the next sweep with nothing pending stops the timer", async () => {
   let now = 0;
   const sweeper = new DeadlineSweeper({ resolutionMs: 5, now: () => now });
   let fired = 0;
@@ -48,9 +48,31 @@ Deno.test("a cancelled deadline never fires; the last cancel stops the timer", a
   const cancelC = sweeper.set(10, () => fired++);
   cancelC();
   assert.equal(sweeper.pending, 0);
+  assert.equal(sweeper.armed, true, "stopped at cancel: reviews would re-arm it every time");
   now = 100;
   await sleep(30);
   assert.equal(fired, 1);
+  assert.equal(sweeper.armed, false, "still armed with nothing pending");
+});
+
+Deno.test("set and cancel in a loop (reviews under load) keep one timer, stopped when idle", async () => {
+  let reads = 0;
+  const sweeper = new DeadlineSweeper({
+    resolutionMs: 5,
+    now: () => {
+      reads++;
+      return 0;
+    },
+  });
+  for (let i = 0; i < 10_000; i++) sweeper.set(1_000, () => {})();
+  assert.equal(sweeper.pending, 0);
+  assert.equal(sweeper.armed, true);
+  const before = reads;
+  await sleep(40);
+  // One interval: it read the clock once (10,000 stopped and re-armed timers would not show
+  // here, but 10,000 live ones would read it 10,000 times per sweep).
+  assert.ok(reads - before <= 2, `the clock was read ${reads - before} times`);
+  assert.equal(sweeper.armed, false);
 });
 
 Deno.test("deadlines due together all fire even if one callback throws", async () => {
@@ -80,4 +102,20 @@ Deno.test("on the real clock a deadline fires within one resolution of its time"
   });
   assert.ok(elapsed >= 60, `fired early, after ${elapsed} ms`);
   assert.ok(elapsed < 60 + 20 + 200, `fired late, after ${elapsed} ms`);
+});
+
+Deno.test("stop() clears the timer at once; a later deadline arms it again", async () => {
+  let now = 0;
+  const sweeper = new DeadlineSweeper({ resolutionMs: 5, now: () => now });
+  let fired = 0;
+  sweeper.set(10, () => fired++)();
+  assert.equal(sweeper.armed, true);
+  sweeper.stop();
+  assert.equal(sweeper.armed, false);
+  sweeper.set(10, () => fired++);
+  assert.equal(sweeper.armed, true);
+  now = 10;
+  await sleep(30);
+  assert.equal(fired, 1);
+  assert.equal(sweeper.armed, false);
 });

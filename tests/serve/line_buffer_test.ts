@@ -82,7 +82,7 @@ Deno.test("the server logger writes every line before the process exits", async 
   const root = new URL("../../", import.meta.url);
   const code = `
     import { configureLogging } from "./src/serve/logging.ts";
-    const log = await configureLogging({ format: "text", verbosity: "info" });
+    const log = configureLogging({ format: "text", verbosity: "info" });
     for (let i = 0; i < 1000; i++) log.info("access granted", { n: i });
     Deno.exit(3);
   `;
@@ -97,4 +97,31 @@ Deno.test("the server logger writes every line before the process exits", async 
   assert.equal(lines.length, 1000);
   assert.match(lines[0]!, /level=info msg="access granted" n=0$/);
   assert.match(lines[999]!, /n=999$/);
+});
+
+Deno.test("batches of any size and script are written byte for byte, buffer reused or not", () => {
+  const raw: Uint8Array[] = [];
+  const buffer = new LineBuffer({
+    writeSync(bytes) {
+      raw.push(bytes.slice()); // the buffer may be reused: keep a copy
+      return bytes.length;
+    },
+    schedule: () => {},
+  }, { maxBuffered: 16 });
+  const batches = [
+    ["long line é€😀 " + "x".repeat(40) + "\n"], // over the limit: written at once, own buffer
+    ["é€", "😀\n"], // multi-byte, within the limit, two lines in one batch
+    ["a\n"], // shorter than the previous batch: no stale bytes after it
+    ["😀😀😀😀😀😀😀😀\n"], // 17 UTF-16 units: over the limit again
+  ];
+  for (const parts of batches) {
+    for (const p of parts) buffer.write(p);
+    buffer.flush();
+  }
+  const expected = batches.map((parts) => parts.join(""));
+  assert.deepEqual(raw.map((b) => decoder.decode(b)), expected);
+  assert.deepEqual(
+    raw.map((b) => b.length),
+    expected.map((t) => new TextEncoder().encode(t).length),
+  );
 });
