@@ -27,7 +27,10 @@
  * shows whether the server's STS client reuses them), `--server-root DIR` (run `main.ts` of
  * another checkout of this repository, e.g. `git worktree add /tmp/base main`, with that
  * checkout's `deno.json`, for interleaved A/B runs of two versions of the server under the same
- * benchmark). Environment:
+ * benchmark), `--profile distinct|quiet|repeated` (start the server with `--inspect` on a free
+ * loopback port and record a V8 CPU profile of that scenario: written to
+ * `.state/bench/<scenario>.cpuprofile`, its 30 most sampled frames printed; the inspector costs
+ * CPU, so read the shares, and the run's CPU figures only from runs without it). Environment:
  * `BENCH_DENO_FLAGS` (replaces the V8 flags), `BENCH_SERVER_ENV` (`K=V;K2=V2`, extra server
  * environment).
  *
@@ -42,6 +45,8 @@ import { loadOrCreateKeyPair } from "../src/serve/mod.ts";
 import { mintTokens } from "./lib/mint_tokens.ts";
 import { cpuMicros, loadAverage, machineTicks, peakRssMb, rssMb } from "./lib/proc_stats.ts";
 import { SERVER_V8_FLAGS, startServerProcess } from "./lib/server_process.ts";
+import { CpuProfiler, selfTimeSummary } from "./lib/cpu_profile.ts";
+import { freePort } from "../tests/peers/ports.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const STATE = `${ROOT}.state/bench`;
@@ -62,8 +67,17 @@ const { values } = parseArgs({
     reference: { type: "boolean", default: false },
     sts: { type: "string", default: "plain" },
     "server-root": { type: "string" },
+    profile: { type: "string" },
   },
 });
+const PROFILE_SCENARIOS = ["distinct", "quiet", "repeated"] as const;
+type Scenario = (typeof PROFILE_SCENARIOS)[number];
+const PROFILE = values.profile as Scenario | undefined;
+if (PROFILE !== undefined && !PROFILE_SCENARIOS.includes(PROFILE)) {
+  throw new Error(
+    `--profile must be one of ${PROFILE_SCENARIOS.join(", ")}, not ${values.profile}`,
+  );
+}
 const REFERENCE = values.reference;
 const STS_MODES = ["plain", "tls", "tls-http1"] as const;
 const STS_MODE = values.sts as (typeof STS_MODES)[number];
@@ -302,12 +316,15 @@ async function main(): Promise<number> {
   );
   await Deno.writeTextFile(`${STATE}/server.log`, "");
   // `BENCH_DENO_FLAGS` replaces the V8 flags (`BENCH_DENO_FLAGS=""` runs V8's defaults).
+  const inspectPort = PROFILE === undefined ? undefined : freePort();
+  const denoFlags = (Deno.env.get("BENCH_DENO_FLAGS") ?? SERVER_V8_FLAGS) +
+    (inspectPort === undefined ? "" : ` --inspect=127.0.0.1:${inspectPort}`);
   const server = await startServerProcess({
     entry: REFERENCE ? `${ROOT}scripts/bench/reference_server.ts` : `${SERVER_ROOT}main.ts`,
     denoConfig: REFERENCE ? `${ROOT}deno.json` : `${SERVER_ROOT}deno.json`,
     args: REFERENCE ? [`${STATE}/state`, CLUSTER_ID] : ["server", "--config", configPath],
     logPath: `${STATE}/server.log`,
-    denoFlags: Deno.env.get("BENCH_DENO_FLAGS") ?? SERVER_V8_FLAGS,
+    denoFlags,
     readyTimeoutMs: 30_000,
     env: {
       AWS_ENDPOINT_URL_STS: peer.url,
@@ -326,7 +343,29 @@ async function main(): Promise<number> {
     await peer.close();
     throw e;
   });
+  let profiler: CpuProfiler | undefined;
+  /** Runs `scenario`'s load, under the CPU profiler when `--profile` names it. */
+  const profiled = async <T>(scenario: Scenario, run: () => Promise<T>): Promise<T> => {
+    if (PROFILE !== scenario || profiler === undefined) return await run();
+    await profiler.start();
+    const result = await run();
+    const profile = await profiler.stop();
+    const file = `${STATE}/${scenario}.cpuprofile`;
+    await Deno.writeTextFile(file, JSON.stringify(profile));
+    print(`  CPU profile     ${file}; most sampled frames (self time):`);
+    for (const { percent, frame } of selfTimeSummary(profile)) {
+      print(`    ${percent.toFixed(1).padStart(5)} %  ${frame}`);
+    }
+    return result;
+  };
   try {
+    if (inspectPort !== undefined) {
+      profiler = await CpuProfiler.connect(inspectPort);
+      print(
+        `PROFILING the ${PROFILE} scenario: the inspector costs the server CPU, ` +
+          "so this run's CPU and throughput figures are not comparable",
+      );
+    }
     const url = `https://${server.address}/authenticate`;
     if (REFERENCE) {
       print(
@@ -382,7 +421,7 @@ async function main(): Promise<number> {
     const conns0 = peer.connectionCount;
     const cpu0 = await cpuMicros(server.pid);
     const peerCpu0 = await cpuMicros(Deno.pid);
-    const miss = await runWrk(url, distinctFile);
+    const miss = await profiled("distinct", () => runWrk(url, distinctFile));
     const missCpu = (await cpuMicros(server.pid) - cpu0) / miss.requests;
     const peerCpu = (await cpuMicros(Deno.pid) - peerCpu0) /
       Math.max(1, peer.requestCount - stsBefore);
@@ -430,7 +469,7 @@ async function main(): Promise<number> {
     print();
 
     print(`2. distinct valid tokens at low concurrency (4 connections): the server's own overhead`);
-    const quiet = await runWrk(url, quietFile, 4);
+    const quiet = await profiled("quiet", () => runWrk(url, quietFile, 4));
     print(`  throughput      ${quiet.rps.toFixed(0)} reviews/s (${quiet.requests} reviews)`);
     print(`  latency         p50 ${quiet.p50.toFixed(2)} ms, p99 ${quiet.p99.toFixed(2)} ms`);
     print(
@@ -445,7 +484,7 @@ async function main(): Promise<number> {
     print(`3. repeated tokens (${CONNECTIONS} tokens, answered from the identity cache):`);
     const stsBefore2 = peer.requestCount;
     const cpu1 = await cpuMicros(server.pid);
-    const hit = await runWrk(url, repeatedFile);
+    const hit = await profiled("repeated", () => runWrk(url, repeatedFile));
     const hitCpu = (await cpuMicros(server.pid) - cpu1) / hit.requests;
     print(`  throughput      ${hit.rps.toFixed(0)} reviews/s (${hit.requests} reviews)`);
     print(`  latency         p50 ${hit.p50.toFixed(2)} ms, p99 ${hit.p99.toFixed(2)} ms`);
@@ -474,6 +513,7 @@ async function main(): Promise<number> {
     await Deno.writeTextFile(`${STATE}/wrk-repeated.txt`, hit.raw);
     return 0;
   } finally {
+    profiler?.close();
     await server.stop();
     await peer.close();
   }

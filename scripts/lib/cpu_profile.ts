@@ -1,0 +1,137 @@
+/**
+ * A CPU profile of another Deno process through its V8 inspector (`--inspect=127.0.0.1:PORT`):
+ * the benchmark drivers use it to show where a server's CPU goes during one scenario
+ * (`deno task bench:server --profile repeated`). Speaks the Chrome DevTools protocol's
+ * `Profiler` domain over the inspector's WebSocket; the `.cpuprofile` it returns opens in Chrome
+ * DevTools or speedscope.
+ *
+ * The inspector is not free: while attached, the runtime reports every `fetch` to it, so in a
+ * scenario that calls STS the inspector's own frames take a visible share. Read the shares of
+ * the other frames relative to each other, and CPU figures only from runs without `--profile`.
+ *
+ * @module
+ */
+
+/** A V8 CPU profile (`Profiler.stop`'s `profile`). */
+export interface CpuProfile {
+  /** The call tree. */
+  nodes: {
+    id: number;
+    callFrame: { functionName: string; url: string; lineNumber: number };
+    children?: number[];
+  }[];
+  /** The node ID of each sample. */
+  samples: number[];
+  /** Start and end, in microseconds. */
+  startTime: number;
+  endTime: number;
+}
+
+/** One line of {@link selfTimeSummary}. */
+export interface SelfTime {
+  /** Share of all samples, in percent. */
+  percent: number;
+  /** `function file:line` (files under the project or the npm cache shortened). */
+  frame: string;
+}
+
+/**
+ * The frames that were on top of the stack most often: where the time went, not who called it.
+ * `(idle)` is the thread waiting for I/O or a timer.
+ */
+export function selfTimeSummary(profile: CpuProfile, top = 30): SelfTime[] {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const counts = new Map<string, number>();
+  for (const id of profile.samples) {
+    const node = byId.get(id);
+    if (node === undefined) continue;
+    const { functionName, url, lineNumber } = node.callFrame;
+    const file = url
+      .replace(/^.*\/registry\.npmjs\.org\//, "npm:")
+      .replace(/^file:\/\/.*?\/(src|scripts|tests)\//, "$1/");
+    const frame = `${functionName || "(anonymous)"}${file ? ` ${file}:${lineNumber + 1}` : ""}`;
+    counts.set(frame, (counts.get(frame) ?? 0) + 1);
+  }
+  const total = Math.max(1, profile.samples.length);
+  return [...counts]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([frame, n]) => ({ percent: (100 * n) / total, frame }));
+}
+
+/** A connection to one process's inspector. */
+export class CpuProfiler {
+  readonly #ws: WebSocket;
+  readonly #pending = new Map<number, (message: Record<string, unknown>) => void>();
+  #nextId = 0;
+
+  private constructor(ws: WebSocket) {
+    this.#ws = ws;
+    ws.onmessage = (event) => {
+      const message = JSON.parse(String(event.data));
+      const resolve = this.#pending.get(message.id);
+      if (resolve === undefined) return;
+      this.#pending.delete(message.id);
+      resolve(message);
+    };
+  }
+
+  /**
+   * Connects to the inspector listening on `127.0.0.1:port` (retrying until `timeoutMs`: the
+   * process may still be starting).
+   */
+  static async connect(port: number, timeoutMs = 30_000): Promise<CpuProfiler> {
+    const deadline = Date.now() + timeoutMs;
+    let target: { webSocketDebuggerUrl: string } | undefined;
+    while (target === undefined) {
+      try {
+        const res = await fetch(`http://127.0.0.1:${port}/json/list`);
+        target = (await res.json())[0];
+      } catch {
+        // Not listening yet.
+      }
+      if (target !== undefined) break;
+      if (Date.now() > deadline) {
+        throw new Error(`no V8 inspector on 127.0.0.1:${port}: start the process with --inspect`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const ws = new WebSocket(target.webSocketDebuggerUrl);
+    await new Promise<void>((resolve, reject) => {
+      ws.onopen = () => resolve();
+      ws.onerror = () => reject(new Error(`cannot open ${target.webSocketDebuggerUrl}`));
+    });
+    const profiler = new CpuProfiler(ws);
+    await profiler.#call("Profiler.enable");
+    return profiler;
+  }
+
+  #call(method: string, params: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+    const id = ++this.#nextId;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, (message) => {
+        if (message.error !== undefined) {
+          reject(new Error(`${method}: ${JSON.stringify(message.error)}`));
+        } else resolve((message.result ?? {}) as Record<string, unknown>);
+      });
+      this.#ws.send(JSON.stringify({ id, method, params }));
+    });
+  }
+
+  /** Starts sampling every `intervalMicros` µs. */
+  async start(intervalMicros = 200): Promise<void> {
+    await this.#call("Profiler.setSamplingInterval", { interval: intervalMicros });
+    await this.#call("Profiler.start");
+  }
+
+  /** Stops sampling and returns the profile. */
+  async stop(): Promise<CpuProfile> {
+    const result = await this.#call("Profiler.stop");
+    return result.profile as CpuProfile;
+  }
+
+  /** Closes the connection (the process goes on). */
+  close(): void {
+    this.#ws.close();
+  }
+}
