@@ -30,7 +30,9 @@
  * benchmark), `--profile distinct|quiet|repeated` (start the server with `--inspect` on a free
  * loopback port and record a V8 CPU profile of that scenario: written to
  * `.state/bench/<scenario>.cpuprofile`, its 30 most sampled frames printed; the inspector costs
- * CPU, so read the shares, and the run's CPU figures only from runs without it). Environment:
+ * CPU, so read the shares, and the run's CPU figures only from runs without it), `--trace-gc`
+ * (V8's GC trace from the server into `.state/bench/gc.log`, and each scenario's collections and
+ * their longest pauses in the report). Environment:
  * `BENCH_DENO_FLAGS` (replaces the V8 flags), `BENCH_SERVER_ENV` (`K=V;K2=V2`, extra server
  * environment).
  *
@@ -46,6 +48,7 @@ import { mintTokens } from "./lib/mint_tokens.ts";
 import { cpuMicros, loadAverage, machineTicks, peakRssMb, rssMb } from "./lib/proc_stats.ts";
 import { SERVER_V8_FLAGS, startServerProcess } from "./lib/server_process.ts";
 import { CpuProfiler, selfTimeSummary } from "./lib/cpu_profile.ts";
+import { formatGcSummary, GC_TRACE_V8_FLAGS, summarizeGcTrace } from "./lib/gc_trace.ts";
 import { freePort } from "../tests/peers/ports.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -68,8 +71,11 @@ const { values } = parseArgs({
     sts: { type: "string", default: "plain" },
     "server-root": { type: "string" },
     profile: { type: "string" },
+    "trace-gc": { type: "boolean", default: false },
   },
 });
+const TRACE_GC = values["trace-gc"];
+const GC_LOG = `${STATE}/gc.log`;
 const PROFILE_SCENARIOS = ["distinct", "quiet", "repeated"] as const;
 type Scenario = (typeof PROFILE_SCENARIOS)[number];
 const PROFILE = values.profile as Scenario | undefined;
@@ -318,12 +324,15 @@ async function main(): Promise<number> {
   // `BENCH_DENO_FLAGS` replaces the V8 flags (`BENCH_DENO_FLAGS=""` runs V8's defaults).
   const inspectPort = PROFILE === undefined ? undefined : freePort();
   const denoFlags = (Deno.env.get("BENCH_DENO_FLAGS") ?? SERVER_V8_FLAGS) +
-    (inspectPort === undefined ? "" : ` --inspect=127.0.0.1:${inspectPort}`);
+    (inspectPort === undefined ? "" : ` --inspect=127.0.0.1:${inspectPort}`) +
+    (TRACE_GC ? ` ${GC_TRACE_V8_FLAGS}` : "");
+  if (TRACE_GC) await Deno.writeTextFile(GC_LOG, "");
   const server = await startServerProcess({
     entry: REFERENCE ? `${ROOT}scripts/bench/reference_server.ts` : `${SERVER_ROOT}main.ts`,
     denoConfig: REFERENCE ? `${ROOT}deno.json` : `${SERVER_ROOT}deno.json`,
     args: REFERENCE ? [`${STATE}/state`, CLUSTER_ID] : ["server", "--config", configPath],
     logPath: `${STATE}/server.log`,
+    stdoutPath: TRACE_GC ? GC_LOG : undefined,
     denoFlags,
     readyTimeoutMs: 30_000,
     env: {
@@ -344,8 +353,19 @@ async function main(): Promise<number> {
     throw e;
   });
   let profiler: CpuProfiler | undefined;
-  /** Runs `scenario`'s load, under the CPU profiler when `--profile` names it. */
+  /**
+   * Runs `scenario`'s load, under the CPU profiler when `--profile` names it, and reports its
+   * collections with `--trace-gc`.
+   */
   const profiled = async <T>(scenario: Scenario, run: () => Promise<T>): Promise<T> => {
+    if (!TRACE_GC) return await profile(scenario, run);
+    const offset = (await Deno.stat(GC_LOG)).size;
+    const result = await profile(scenario, run);
+    const text = new TextDecoder().decode((await Deno.readFile(GC_LOG)).subarray(offset));
+    print(`  GC pauses       ${formatGcSummary(summarizeGcTrace(text))} (${GC_LOG})`);
+    return result;
+  };
+  const profile = async <T>(scenario: Scenario, run: () => Promise<T>): Promise<T> => {
     if (PROFILE !== scenario || profiler === undefined) return await run();
     await profiler.start();
     const result = await run();

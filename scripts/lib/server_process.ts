@@ -26,6 +26,8 @@ export interface ServerProcessOptions {
   denoConfig?: string;
   /** Where stderr is appended (the server logs there). */
   logPath: string;
+  /** Where stdout is appended (V8's `--trace-gc` writes there); default discarded. */
+  stdoutPath?: string;
   /** Environment of the child (added to this process's). */
   env?: Record<string, string>;
   /** Deno flags before the script; default {@link SERVER_V8_FLAGS}. */
@@ -82,9 +84,10 @@ export async function startServerProcess(o: ServerProcessOptions): Promise<Serve
   const child = new Deno.Command("sh", {
     args: [
       "-c",
-      'log="$1"; shift; exec "$@" 2>>"$log"',
+      'log="$1"; out="$2"; shift 2; exec "$@" 2>>"$log" >>"$out"',
       "sh",
       o.logPath,
+      o.stdoutPath ?? "/dev/null",
       Deno.execPath(),
       "run",
       "-A",

@@ -19,6 +19,7 @@ Deno.test("startServerProcess: ready on its listening line, the pid is the serve
       entry: `${ROOT}main.ts`,
       args: ["server", "--config", `${dir}/config.yaml`],
       logPath: `${dir}/server.log`,
+      stdoutPath: `${dir}/stdout.log`,
       health: true,
       env: { AWS_REGION: "us-east-1", AWS_EC2_METADATA_DISABLED: "true" },
     });
@@ -36,6 +37,9 @@ Deno.test("startServerProcess: ready on its listening line, the pid is the serve
     assert.equal(status.code, 0);
     assert.ok(Number.isNaN(await rssMb(server.pid)), "gone after stop");
     assert.match(await Deno.readTextFile(`${dir}/server.log`), /server stopped/);
+    // stdout (the version line; V8's --trace-gc) went to its own file, not into the log.
+    assert.match(await Deno.readTextFile(`${dir}/stdout.log`), /^Authenticator Version: /);
+    assert.doesNotMatch(await Deno.readTextFile(`${dir}/server.log`), /Authenticator Version/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
