@@ -20,6 +20,8 @@ import { parseArgs } from "node:util";
 import { RELEASE_V8_FLAGS, repoRoot, runScript, writeText } from "./build_info.ts";
 import { serverConfig } from "./bench_release.ts";
 import { loadOrCreateKeyPair } from "../src/serve/mod.ts";
+import { statusField } from "./lib/proc_stats.ts";
+import { startUntilReady } from "./lib/ready_process.ts";
 
 /** Resident memory of a process, in MiB: total, anonymous and file-backed. */
 export interface Rss {
@@ -34,9 +36,9 @@ export interface Rss {
 /** Parses the RSS fields of /proc/PID/status. */
 export function parseStatus(status: string): Rss {
   const mb = (field: string) => {
-    const m = status.match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"));
-    if (!m) throw new Error(`no ${field} in /proc status`);
-    return Number(m[1]) / 1024;
+    const kb = statusField(status, field);
+    if (Number.isNaN(kb)) throw new Error(`no ${field} in /proc status`);
+    return kb / 1024;
   };
   return { total: mb("VmRSS"), anon: mb("RssAnon"), file: mb("RssFile") };
 }
@@ -48,21 +50,8 @@ async function measure(
   seconds: number[],
   env: Record<string, string> = {},
 ): Promise<Rss[]> {
-  const child = new Deno.Command(cmd[0]!, {
-    args: cmd.slice(1),
-    env,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let log = "";
+  const child = await startUntilReady(cmd, ready, { env });
   try {
-    while (!log.includes(ready)) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`${cmd.join(" ")} exited before it was ready:\n${log}`);
-      log += value;
-    }
     const t0 = performance.now();
     const out: Rss[] = [];
     for (const s of seconds) {
@@ -72,9 +61,7 @@ async function measure(
     }
     return out;
   } finally {
-    child.kill("SIGTERM");
-    await reader.cancel().catch(() => {});
-    await child.status;
+    await child.stop();
   }
 }
 

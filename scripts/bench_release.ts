@@ -32,6 +32,8 @@
 
 import { median, shuffled } from "./lib/stats.ts";
 import { tokenEnv } from "./lib/token_env.ts";
+import { statusKb } from "./lib/proc_stats.ts";
+import { startUntilReady } from "./lib/ready_process.ts";
 
 export { median };
 import { parseArgs } from "node:util";
@@ -204,16 +206,6 @@ export function serverConfig(stateDir: string, n: number): string {
     (n > 0 ? `  mapRoles:\n${roles.replace(/^/gm, "  ")}` : "");
 }
 
-async function readStatusKb(pid: number, field: string): Promise<number | undefined> {
-  try {
-    const status = await Deno.readTextFile(`/proc/${pid}/status`);
-    const m = status.match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"));
-    return m ? Number(m[1]) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * Starts `server` twice with the config (the first start writes the TLS pair, as a first
  * deployment does), and reads the second one's resident memory 2 s after it is listening and
@@ -229,40 +221,25 @@ export async function serverIdleMemory(
   const config = `${dir}/config.yaml`;
   await Deno.writeTextFile(config, serverConfig(dir, mappings), { mode: 0o600 });
   const start = async (measure: boolean): Promise<ServerMemory> => {
-    const child = new Deno.Command(main[0]!, {
-      args: [...main.slice(1), "server", "--config", config],
-      clearEnv: true,
-      env: { ...env, AWS_REGION: "us-east-1" },
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-    let log = "";
+    const child = await startUntilReady(
+      [...main, "server", "--config", config],
+      "listening on",
+      { clearEnv: true, env: { ...env, AWS_REGION: "us-east-1" } },
+    );
     try {
-      const deadline = Date.now() + 60_000;
-      while (!log.includes("listening on")) {
-        const { value, done } = await reader.read();
-        if (done || Date.now() > deadline) {
-          throw new Error(`the server did not start:\n${log}`);
-        }
-        log += value;
-      }
       if (!measure) return { mappings, idleSeconds };
       const listening = performance.now();
       const mbAt = async (seconds: number, field = "VmRSS") => {
         const wait = listening + seconds * 1000 - performance.now();
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-        const kb = await readStatusKb(child.pid, field);
-        return kb === undefined ? undefined : kb / 1024;
+        const kb = await statusKb(child.pid, field);
+        return Number.isNaN(kb) ? undefined : kb / 1024;
       };
       const startRssMb = await mbAt(Math.min(2, idleSeconds));
       const idleRssMb = await mbAt(idleSeconds);
       return { mappings, idleSeconds, startRssMb, idleRssMb, peakRssMb: await mbAt(0, "VmHWM") };
     } finally {
-      child.kill("SIGTERM");
-      await reader.cancel().catch(() => {});
-      await child.status;
+      await child.stop();
     }
   };
   await start(false);

@@ -354,27 +354,26 @@ async function main(): Promise<number> {
   });
   let profiler: CpuProfiler | undefined;
   /**
-   * Runs `scenario`'s load, under the CPU profiler when `--profile` names it, and reports its
-   * collections with `--trace-gc`.
+   * Runs one scenario's load: under the CPU profiler when `--profile` names it, with its GC
+   * pauses reported under `--trace-gc`.
    */
-  const profiled = async <T>(scenario: Scenario, run: () => Promise<T>): Promise<T> => {
-    if (!TRACE_GC) return await profile(scenario, run);
-    const offset = (await Deno.stat(GC_LOG)).size;
-    const result = await profile(scenario, run);
-    const text = new TextDecoder().decode((await Deno.readFile(GC_LOG)).subarray(offset));
-    print(`  GC pauses       ${formatGcSummary(summarizeGcTrace(text))} (${GC_LOG})`);
-    return result;
-  };
-  const profile = async <T>(scenario: Scenario, run: () => Promise<T>): Promise<T> => {
-    if (PROFILE !== scenario || profiler === undefined) return await run();
-    await profiler.start();
+  const scenario = async <T>(name: Scenario, run: () => Promise<T>): Promise<T> => {
+    const gcOffset = TRACE_GC ? (await Deno.stat(GC_LOG)).size : 0;
+    const sampling = PROFILE === name ? profiler : undefined;
+    await sampling?.start();
     const result = await run();
-    const profile = await profiler.stop();
-    const file = `${STATE}/${scenario}.cpuprofile`;
-    await Deno.writeTextFile(file, JSON.stringify(profile));
-    print(`  CPU profile     ${file}; most sampled frames (self time):`);
-    for (const { percent, frame } of selfTimeSummary(profile)) {
-      print(`    ${percent.toFixed(1).padStart(5)} %  ${frame}`);
+    if (sampling !== undefined) {
+      const profile = await sampling.stop();
+      const file = `${STATE}/${name}.cpuprofile`;
+      await Deno.writeTextFile(file, JSON.stringify(profile));
+      print(`  CPU profile     ${file}; most sampled frames (self time):`);
+      for (const { percent, frame } of selfTimeSummary(profile)) {
+        print(`    ${percent.toFixed(1).padStart(5)} %  ${frame}`);
+      }
+    }
+    if (TRACE_GC) {
+      const text = new TextDecoder().decode((await Deno.readFile(GC_LOG)).subarray(gcOffset));
+      print(`  GC pauses       ${formatGcSummary(summarizeGcTrace(text))} (${GC_LOG})`);
     }
     return result;
   };
@@ -441,7 +440,7 @@ async function main(): Promise<number> {
     const conns0 = peer.connectionCount;
     const cpu0 = await cpuMicros(server.pid);
     const peerCpu0 = await cpuMicros(Deno.pid);
-    const miss = await profiled("distinct", () => runWrk(url, distinctFile));
+    const miss = await scenario("distinct", () => runWrk(url, distinctFile));
     const missCpu = (await cpuMicros(server.pid) - cpu0) / miss.requests;
     const peerCpu = (await cpuMicros(Deno.pid) - peerCpu0) /
       Math.max(1, peer.requestCount - stsBefore);
@@ -489,7 +488,7 @@ async function main(): Promise<number> {
     print();
 
     print(`2. distinct valid tokens at low concurrency (4 connections): the server's own overhead`);
-    const quiet = await profiled("quiet", () => runWrk(url, quietFile, 4));
+    const quiet = await scenario("quiet", () => runWrk(url, quietFile, 4));
     print(`  throughput      ${quiet.rps.toFixed(0)} reviews/s (${quiet.requests} reviews)`);
     print(`  latency         p50 ${quiet.p50.toFixed(2)} ms, p99 ${quiet.p99.toFixed(2)} ms`);
     print(
@@ -504,7 +503,7 @@ async function main(): Promise<number> {
     print(`3. repeated tokens (${CONNECTIONS} tokens, answered from the identity cache):`);
     const stsBefore2 = peer.requestCount;
     const cpu1 = await cpuMicros(server.pid);
-    const hit = await profiled("repeated", () => runWrk(url, repeatedFile));
+    const hit = await scenario("repeated", () => runWrk(url, repeatedFile));
     const hitCpu = (await cpuMicros(server.pid) - cpu1) / hit.requests;
     print(`  throughput      ${hit.rps.toFixed(0)} reviews/s (${hit.requests} reviews)`);
     print(`  latency         p50 ${hit.p50.toFixed(2)} ms, p99 ${hit.p99.toFixed(2)} ms`);

@@ -14,10 +14,15 @@ export async function peakRssMb(pid: number): Promise<number> {
   return await statusKb(pid, "VmHWM") / 1024;
 }
 
-async function statusKb(pid: number, field: string): Promise<number> {
+/** A `kB` field of a `/proc/PID/status` text (`VmRSS`, `RssAnon`, …), in kB; NaN when absent. */
+export function statusField(status: string, field: string): number {
+  return Number(status.match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"))?.[1] ?? NaN);
+}
+
+/** A `kB` field of a process's `/proc/PID/status`, in kB; NaN when it is gone or off Linux. */
+export async function statusKb(pid: number, field: string): Promise<number> {
   try {
-    const status = await Deno.readTextFile(`/proc/${pid}/status`);
-    return Number(status.match(new RegExp(`${field}:\\s+(\\d+) kB`))?.[1] ?? NaN);
+    return statusField(await Deno.readTextFile(`/proc/${pid}/status`), field);
   } catch {
     return NaN;
   }

@@ -21,6 +21,7 @@
  * @module
  */
 
+import type { StsAnswerRecord } from "../../tests/peers/sts_peer.ts";
 import type { MappingOracle } from "./mapping_model.ts";
 import { PRINCIPALS, type SoakPrincipal } from "./world.ts";
 
@@ -73,25 +74,15 @@ export interface ReviewRecord {
   transportError?: string;
 }
 
-/** One answer of the STS peer (times in epoch milliseconds). */
-export interface AnswerRecord {
+/**
+ * One answer of the STS peer as the oracle files it: the peer's own record (status, error code,
+ * ARN, injected fault), keyed by its query, with times in epoch milliseconds instead of the peer's
+ * `performance.now()`.
+ */
+export type AnswerRecord = Omit<StsAnswerRecord, "method" | "query"> & {
   /** Key of the raw query. */
   queryKey: string;
-  /** Injected fault, if any. */
-  fault?: string;
-  /** HTTP status sent. */
-  status?: number;
-  /** STS error code. */
-  code?: string;
-  /** Start of the error message. */
-  message?: string;
-  /** ARN of a successful answer. */
-  arn?: string;
-  /** Arrival. */
-  arrivedAt: number;
-  /** Answer sent or connection dropped. */
-  answeredAt: number;
-}
+};
 
 /** One run of the server process. */
 export interface Lifetime {

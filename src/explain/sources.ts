@@ -20,6 +20,8 @@ import {
   parseDynamicFile,
 } from "../map/mod.ts";
 import type { ExplainBackend, RelevantFinding } from "./mapping.ts";
+// Types only: validate's reader is loaded on the path that reads sources (see below).
+import type { Finding, Input, SectionsSource } from "../validate/mod.ts";
 
 /** File access (injectable for tests). */
 export interface SourceDeps {
@@ -209,7 +211,7 @@ type Validate = typeof import("../validate/mod.ts");
 /** One backend from every source of its kind, entries in the order given (the first wins). */
 function combine(
   name: "EKSConfigMap" | "DynamicFile",
-  sources: readonly SectionsSourceLike[],
+  sources: readonly SectionsSource[],
   userIdStrict: boolean,
 ): Omit<ExplainBackend, "reserved"> {
   const { store } = MappingStore.build(
@@ -220,8 +222,6 @@ function combine(
   );
   return { name, origin: sources.map((s) => s.file).join(", "), store };
 }
-
-type SectionsSourceLike = import("../validate/mod.ts").SectionsSource;
 
 /**
  * Whether a finding of `validate` concerns the identity: it names its ARN (or the same principal
@@ -267,7 +267,7 @@ export async function loadMappingSources(
     };
   }
   const v: Validate = await import("../validate/mod.ts");
-  const files: import("../validate/mod.ts").Input[] = [];
+  const files: Input[] = [];
   if (inputs.configPath !== "") files.push({ path: inputs.configPath });
   for (const f of inputs.mappingFiles) {
     if (f !== "-") files.push({ path: f });
@@ -276,7 +276,7 @@ export async function loadMappingSources(
     } else throw new Error("--mapping - needs standard input");
   }
   const read = await v.readMappingSources(files);
-  const failure = (what: string, rules: (f: import("../validate/mod.ts").Finding) => boolean) => {
+  const failure = (what: string, rules: (f: Finding) => boolean) => {
     const why = read.findings.filter(rules).map((f) =>
       `${f.line > 0 ? `${f.file}:${f.line}:${f.column}` : f.file}: ${f.rule}: ${f.message}`
     );
@@ -337,7 +337,7 @@ export async function loadMappingSources(
       : { name, origin, unavailable: status };
   }
   // validate's rules run only when a denial asks which problems concern the identity.
-  let all: import("../validate/mod.ts").Finding[] | undefined;
+  let all: Finding[] | undefined;
   const findingsFor = (canonicalArn: string): RelevantFinding[] => {
     all ??= [...read.findings, ...v.lint(sources)];
     return all.filter((f) =>

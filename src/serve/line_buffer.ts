@@ -79,14 +79,12 @@ export class LineBuffer {
   flush(): void {
     if (this.#parts.length === 0) return;
     const text = this.#parts.join("");
-    let bytes: Uint8Array;
-    // A UTF-16 code unit takes at most 3 bytes in UTF-8; a larger batch gets its own buffer.
-    if (text.length <= this.#maxBuffered) {
-      this.#scratch ??= new Uint8Array(this.#maxBuffered * 3);
-      bytes = this.#scratch.subarray(0, encoder.encodeInto(text, this.#scratch).written);
-    } else {
-      bytes = encoder.encode(text);
-    }
+    // Into the reused buffer when the batch fits (`read` counts the UTF-16 units it took).
+    this.#scratch ??= new Uint8Array(this.#maxBuffered * 2);
+    const encoded = encoder.encodeInto(text, this.#scratch);
+    const bytes = encoded.read === text.length
+      ? this.#scratch.subarray(0, encoded.written)
+      : encoder.encode(text);
     this.#parts = [];
     this.#buffered = 0;
     let written = 0;

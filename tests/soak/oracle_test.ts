@@ -73,7 +73,7 @@ Deno.test("answers lead to the reasons of docs/why-denied.md", () => {
   assert.deepEqual(a({ fault: "throttle" }), ["429:sts.throttled"]);
   assert.deepEqual(a({ fault: "status", status: 503 }), ["deny:sts.unavailable"]);
   assert.deepEqual(a({ fault: "garbage", status: 200 }), ["deny:sts.bad_response"]);
-  for (const f of ["reset", "hang", "spike"]) {
+  for (const f of ["reset", "hang", "spike"] as const) {
     assert.deepEqual(a({ fault: f }), ["deny:sts.unreachable"]);
   }
   assert.deepEqual(

@@ -366,19 +366,14 @@ for (const framing of ["content-length", "chunked"] as const) {
   Deno.test(`32 a body that stops arriving times out (${framing})`, async () => {
     // Headers arrive at once, then the body stalls: the deadline covers the body too, whether
     // it is read in one go (declared length) or as a stream.
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const origin = `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
-    const conns: Deno.Conn[] = [];
-    const serving = (async () => {
-      for await (const conn of listener) {
-        conns.push(conn);
-        await conn.read(new Uint8Array(16384));
-        const head = framing === "content-length"
+    const server = rawServer(async (conn) => {
+      await conn.write(new TextEncoder().encode(
+        framing === "content-length"
           ? 'HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{"a":'
-          : 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\n{"a":\r\n';
-        await conn.write(new TextEncoder().encode(head));
-      }
-    })().catch(() => {});
+          : 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\n{"a":\r\n',
+      ));
+    });
+    const origin = server.origin;
     try {
       const v = new Verifier({
         clusterId: "c1",
@@ -396,42 +391,47 @@ for (const framing of ["content-length", "chunked"] as const) {
       );
       assert.ok(performance.now() - start < 1500, "the timeout did not apply to the body");
     } finally {
-      listener.close();
-      for (const c of conns) c.close();
-      await serving;
+      await server.close();
     }
   });
 }
 
-/** A raw HTTP/1.1 server answering every request with `text` in chunks of `size` bytes. */
-function chunkedServer(text: string, size: number) {
+/**
+ * A raw TCP server on loopback: reads each request's first bytes, then hands the connection to
+ * `answer`, which writes what it likes (possibly a partial answer, left open).
+ */
+function rawServer(answer: (conn: Deno.Conn) => Promise<void>) {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const origin = `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
   const conns: Deno.Conn[] = [];
   const serving = (async () => {
     for await (const conn of listener) {
       conns.push(conn);
       await conn.read(new Uint8Array(16384));
-      const bytes = new TextEncoder().encode(text);
-      let out = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n" +
-        "transfer-encoding: chunked\r\nconnection: close\r\n\r\n";
-      for (let i = 0; i < bytes.length; i += size) {
-        const chunk = bytes.subarray(i, i + size);
-        out += `${chunk.length.toString(16)}\r\n${new TextDecoder().decode(chunk)}\r\n`;
-      }
-      await conn.write(new TextEncoder().encode(out + "0\r\n\r\n"));
-      conn.close();
-      conns.splice(conns.indexOf(conn), 1);
+      await answer(conn);
     }
   })().catch(() => {});
   return {
-    origin,
+    origin: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
     async close() {
       listener.close();
       for (const c of conns) c.close();
       await serving;
     },
   };
+}
+
+/** A raw HTTP/1.1 server answering every request with `text` in chunks of `size` bytes. */
+function chunkedServer(text: string, size: number) {
+  const bytes = new TextEncoder().encode(text);
+  return rawServer(async (conn) => {
+    let out = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n" +
+      "transfer-encoding: chunked\r\nconnection: close\r\n\r\n";
+    for (let i = 0; i < bytes.length; i += size) {
+      const chunk = bytes.subarray(i, i + size);
+      out += `${chunk.length.toString(16)}\r\n${new TextDecoder().decode(chunk)}\r\n`;
+    }
+    await conn.write(new TextEncoder().encode(out + "0\r\n\r\n"));
+  });
 }
 
 Deno.test("32 an answer without a declared length (chunked) is read whole, or refused over the cap", async () => {
