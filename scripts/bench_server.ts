@@ -30,7 +30,10 @@
  * benchmark), `--profile distinct|quiet|repeated` (start the server with `--inspect` on a free
  * loopback port and record a V8 CPU profile of that scenario: written to
  * `.state/bench/<scenario>.cpuprofile`, its 30 most sampled frames printed; the inspector costs
- * CPU, so read the shares, and the run's CPU figures only from runs without it), `--trace-gc`
+ * CPU, so read the shares, and the run's CPU figures only from runs without it),
+ * `--alloc-profile distinct|quiet|repeated` (the same inspector, recording that scenario's
+ * allocations with V8's sampling heap profiler, garbage included: the KB allocated per review
+ * and the sites that allocate most, profile in `.state/bench/<scenario>.heapprofile`), `--trace-gc`
  * (V8's GC trace from the server into `.state/bench/gc.log`, and each scenario's collections and
  * their longest pauses in the report). Environment:
  * `BENCH_DENO_FLAGS` (replaces the V8 flags), `BENCH_SERVER_ENV` (`K=V;K2=V2`, extra server
@@ -47,7 +50,7 @@ import { loadOrCreateKeyPair } from "../src/serve/mod.ts";
 import { mintTokens } from "./lib/mint_tokens.ts";
 import { cpuMicros, loadAverage, machineTicks, peakRssMb, rssMb } from "./lib/proc_stats.ts";
 import { SERVER_V8_FLAGS, startServerProcess } from "./lib/server_process.ts";
-import { CpuProfiler, selfTimeSummary } from "./lib/cpu_profile.ts";
+import { allocationSummary, selfTimeSummary, V8Profiler } from "./lib/v8_profiler.ts";
 import { formatGcSummary, GC_TRACE_V8_FLAGS, summarizeGcTrace } from "./lib/gc_trace.ts";
 import { freePort } from "../tests/peers/ports.ts";
 
@@ -71,6 +74,7 @@ const { values } = parseArgs({
     sts: { type: "string", default: "plain" },
     "server-root": { type: "string" },
     profile: { type: "string" },
+    "alloc-profile": { type: "string" },
     "trace-gc": { type: "boolean", default: false },
   },
 });
@@ -78,12 +82,15 @@ const TRACE_GC = values["trace-gc"];
 const GC_LOG = `${STATE}/gc.log`;
 const PROFILE_SCENARIOS = ["distinct", "quiet", "repeated"] as const;
 type Scenario = (typeof PROFILE_SCENARIOS)[number];
-const PROFILE = values.profile as Scenario | undefined;
-if (PROFILE !== undefined && !PROFILE_SCENARIOS.includes(PROFILE)) {
-  throw new Error(
-    `--profile must be one of ${PROFILE_SCENARIOS.join(", ")}, not ${values.profile}`,
-  );
+function scenarioOption(flag: "profile" | "alloc-profile"): Scenario | undefined {
+  const value = values[flag];
+  if (value !== undefined && !(PROFILE_SCENARIOS as readonly string[]).includes(value)) {
+    throw new Error(`--${flag} must be one of ${PROFILE_SCENARIOS.join(", ")}, not ${value}`);
+  }
+  return value as Scenario | undefined;
 }
+const PROFILE = scenarioOption("profile");
+const ALLOC_PROFILE = scenarioOption("alloc-profile");
 const REFERENCE = values.reference;
 const STS_MODES = ["plain", "tls", "tls-http1"] as const;
 const STS_MODE = values.sts as (typeof STS_MODES)[number];
@@ -196,12 +203,13 @@ async function runWrk(
 }
 
 /**
- * Throughput and p50/p99 of the STS peer on its own at `connections`: one presigned URL, sent by
- * wrk straight to the peer.
+ * Throughput and p50/p99 of the STS peer on its own at `connections` for `seconds`: one
+ * presigned URL, sent by wrk straight to the peer.
  */
 async function stsRoundTrip(
   token: string,
   connections: number,
+  seconds: number,
 ): Promise<{ rps: number; p50: number; p99: number }> {
   const b64 = token.slice("k8s-aws-v1.".length).replaceAll("-", "+").replaceAll("_", "/");
   const url = atob(b64 + "==".slice(0, (4 - (b64.length % 4)) % 4));
@@ -209,7 +217,7 @@ async function stsRoundTrip(
     args: [
       `-t${Math.min(THREADS, connections)}`,
       `-c${connections}`,
-      "-d3s",
+      `-d${seconds}s`,
       "--latency",
       "-H",
       `x-k8s-aws-id: ${CLUSTER_ID}`,
@@ -322,7 +330,7 @@ async function main(): Promise<number> {
   );
   await Deno.writeTextFile(`${STATE}/server.log`, "");
   // `BENCH_DENO_FLAGS` replaces the V8 flags (`BENCH_DENO_FLAGS=""` runs V8's defaults).
-  const inspectPort = PROFILE === undefined ? undefined : freePort();
+  const inspectPort = PROFILE === undefined && ALLOC_PROFILE === undefined ? undefined : freePort();
   const denoFlags = (Deno.env.get("BENCH_DENO_FLAGS") ?? SERVER_V8_FLAGS) +
     (inspectPort === undefined ? "" : ` --inspect=127.0.0.1:${inspectPort}`) +
     (TRACE_GC ? ` ${GC_TRACE_V8_FLAGS}` : "");
@@ -352,16 +360,38 @@ async function main(): Promise<number> {
     await peer.close();
     throw e;
   });
-  let profiler: CpuProfiler | undefined;
+  let profiler: V8Profiler | undefined;
   /**
-   * Runs one scenario's load: under the CPU profiler when `--profile` names it, with its GC
-   * pauses reported under `--trace-gc`.
+   * Runs one scenario's load: under the CPU profiler when `--profile` names it, recording its
+   * allocations when `--alloc-profile` does, with its GC pauses reported under `--trace-gc`.
    */
-  const scenario = async <T>(name: Scenario, run: () => Promise<T>): Promise<T> => {
+  const scenario = async <T extends { requests: number }>(
+    name: Scenario,
+    run: () => Promise<T>,
+  ): Promise<T> => {
     const gcOffset = TRACE_GC ? (await Deno.stat(GC_LOG)).size : 0;
     const sampling = PROFILE === name ? profiler : undefined;
+    const allocations = ALLOC_PROFILE === name ? profiler : undefined;
     await sampling?.start();
+    await allocations?.startAllocations();
     const result = await run();
+    if (allocations !== undefined) {
+      const profile = await allocations.stopAllocations();
+      const file = `${STATE}/${name}.heapprofile`;
+      await Deno.writeTextFile(file, JSON.stringify(profile));
+      const { totalBytes, top } = allocationSummary(profile, 25);
+      print(
+        `  allocated       ${(totalBytes / Math.max(1, result.requests) / 1024).toFixed(1)} KB ` +
+          `per review (V8 heap, sampled every 1 KB, garbage included; ${file}); top sites:`,
+      );
+      for (const { percent, bytes, frame } of top) {
+        print(
+          `    ${percent.toFixed(1).padStart(5)} %  ${
+            (bytes / Math.max(1, result.requests)).toFixed(0).padStart(6)
+          } B  ${frame}`,
+        );
+      }
+    }
     if (sampling !== undefined) {
       const profile = await sampling.stop();
       const file = `${STATE}/${name}.cpuprofile`;
@@ -379,10 +409,10 @@ async function main(): Promise<number> {
   };
   try {
     if (inspectPort !== undefined) {
-      profiler = await CpuProfiler.connect(inspectPort);
+      profiler = await V8Profiler.connect(inspectPort);
       print(
-        `PROFILING the ${PROFILE} scenario: the inspector costs the server CPU, ` +
-          "so this run's CPU and throughput figures are not comparable",
+        `PROFILING the ${PROFILE ?? ALLOC_PROFILE} scenario: the inspector costs the server ` +
+          "CPU, so this run's CPU and throughput figures are not comparable",
       );
     }
     const url = `https://${server.address}/authenticate`;
@@ -412,11 +442,9 @@ async function main(): Promise<number> {
 
     // The STS round trip on its own: the peer's timer fires a little after the nominal latency,
     // and that time is not the server's. Measured with one presigned URL sent straight to it.
-    const stsAlone = await stsRoundTrip(tokens.at(-1)!, 4);
-    const stsAloneLoaded = await stsRoundTrip(tokens.at(-1)!, CONNECTIONS);
+    const stsAloneLoaded = await stsRoundTrip(tokens.at(-1)!, CONNECTIONS, 3);
     print(
       `0. the STS peer alone (no server), for the nominal ${STS_LATENCY} ms:\n` +
-        `  4 connections   p50 ${stsAlone.p50.toFixed(2)} ms, p99 ${stsAlone.p99.toFixed(2)} ms\n` +
         `  ${String(CONNECTIONS).padEnd(2)} connections  ${
           stsAloneLoaded.rps.toFixed(0)
         } calls/s, ` +
@@ -488,6 +516,14 @@ async function main(): Promise<number> {
     print();
 
     print(`2. distinct valid tokens at low concurrency (4 connections): the server's own overhead`);
+    // The baseline is the peer alone at the same concurrency, for as long as the scenario and
+    // right before it: a p99 of a few seconds of samples moved by ±2 ms from run to run, as
+    // much as the overhead it was meant to show.
+    const stsAlone = await stsRoundTrip(tokens.at(-1)!, 4, DURATION);
+    print(
+      `  STS peer alone  p50 ${stsAlone.p50.toFixed(2)} ms, p99 ${stsAlone.p99.toFixed(2)} ms ` +
+        `(4 connections, ${DURATION} s, just before)`,
+    );
     const quiet = await scenario("quiet", () => runWrk(url, quietFile, 4));
     print(`  throughput      ${quiet.rps.toFixed(0)} reviews/s (${quiet.requests} reviews)`);
     print(`  latency         p50 ${quiet.p50.toFixed(2)} ms, p99 ${quiet.p99.toFixed(2)} ms`);

@@ -83,12 +83,18 @@ export const RUNTIME_PERMISSIONS: readonly string[] = [
 ];
 
 /**
- * V8 heap limits baked into the binary. V8's defaults let the young generation grow to 96 MB
- * and the old one toward 4 GB, so the server sat at 230–350 MB under load; with these it peaks
- * near 150 MB for uncached reviews at ~12 % more CPU per review (`deno task bench:server`),
- * and the cap still holds a full identity cache. `token` uses far less either way.
+ * V8 flags baked into the binary. Heap limits: V8's defaults let the young generation grow to
+ * 96 MB and the old one toward 4 GB, so the server sat at 230–350 MB under load; with these it
+ * peaks near 150 MB for uncached reviews at ~12 % more CPU per review (`deno task
+ * bench:server`), and the cap still holds a full identity cache. No allocation-site
+ * pretenuring: under load, a review's objects are still in flight when the next young
+ * collection comes, so V8 judged them long-lived and allocated them straight into the old
+ * generation, where they died 20 ms later; that doubled the full collections (6–7 instead of
+ * 11–14 per 10 s of distinct tokens) and made the one after a burst take 11–24 ms
+ * (docs/benchmarks.md#gc-pauses). `token` uses far less either way.
  */
-export const RELEASE_V8_FLAGS = "--max-semi-space-size=8,--max-old-space-size=192";
+export const RELEASE_V8_FLAGS =
+  "--max-semi-space-size=8,--max-old-space-size=192,--no-allocation-site-pretenuring";
 
 /** The version and commit stamped into a build. */
 export interface BuildInfo {

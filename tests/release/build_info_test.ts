@@ -3,6 +3,7 @@ import {
   artifactName,
   type GitRunner,
   RELEASE_TARGETS,
+  RELEASE_V8_FLAGS,
   releaseTarget,
   repoRoot,
   resolveBuildInfo,
@@ -153,4 +154,11 @@ Deno.test("the staged deno.json drops lazy-dynamic-imports, which would keep com
   } finally {
     await Deno.remove(root, { recursive: true });
   }
+});
+
+Deno.test("`deno task start` runs the server with the release binary's V8 flags", async () => {
+  const { tasks } = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.json`));
+  // Each flag is checked on its own, so a flag dropped from either side shows which one.
+  const flags = /--v8-flags=(\S+)/.exec(tasks.start)?.[1]?.split(",");
+  assert.deepEqual(flags, RELEASE_V8_FLAGS.split(","));
 });
