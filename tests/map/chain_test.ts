@@ -170,17 +170,40 @@ Deno.test("render errors and empty usernames deny with the Go-style message", as
     ],
     mapUsers: [{ userarn: `arn:aws:iam::${ACCT}:user/U`, username: "{{SessionName}}" }],
   }));
+  // A static username with a group that needs the EC2 lookup takes the lookup's path, and its
+  // error names the group template.
+  const mixed = await createMapperChain(config({
+    mapRoles: [{
+      rolearn: `arn:aws:iam::${ACCT}:role/Mixed`,
+      username: "mixed-{{SessionName}}",
+      groups: ["static", "nodes:{{EC2PrivateDNSName}}"],
+    }],
+  }));
   try {
     await assert.rejects(chain.map(identity(`arn:aws:sts::${ACCT}:assumed-role/Node/alice`)), {
       message:
         'mapper MountedFile renderTemplates error: error rendering username template "system:node:{{EC2PrivateDNSName}}": SessionName did not contain an instance id',
     });
+    await assert.rejects(mixed.map(identity(`arn:aws:sts::${ACCT}:assumed-role/Mixed/bob`)), {
+      message:
+        'mapper MountedFile renderTemplates error: error rendering group template "nodes:{{EC2PrivateDNSName}}": SessionName did not contain an instance id',
+    });
     await assert.rejects(
       chain.map(identity(`arn:aws:iam::${ACCT}:user/U`)),
       /rendered an empty username/,
     );
+    // Templates that need no lookup render in place (the synchronous path), groups in order.
+    assert.deepEqual(
+      await chain.map(identity(`arn:aws:sts::${ACCT}:assumed-role/Empty/carol`)),
+      {
+        username: "carol",
+        groups: ["carol", "static"],
+        identityArn: `arn:aws:iam::${ACCT}:role/empty`,
+      },
+    );
   } finally {
     await chain.close();
+    await mixed.close();
   }
 });
 

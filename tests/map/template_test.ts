@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   INSTANCE_ID_SESSION,
+  renderStaticTemplate,
   renderTemplate,
   type TemplateContext,
 } from "../../src/map/template.ts";
@@ -21,12 +22,34 @@ Deno.test("placeholders render", async () => {
     ["{{AccountID}}{{AccountID}}", "123456789012123456789012"],
     ["{{ AccountID }}", "{{ AccountID }}"],
   ];
-  for (const [tpl, want] of cases) assert.equal(await renderTemplate(tpl, ctx), want, tpl);
+  for (const [tpl, want] of cases) {
+    assert.equal(await renderTemplate(tpl, ctx), want, tpl);
+    // The synchronous form the review path uses renders the same, with no promise.
+    assert.equal(renderStaticTemplate(tpl, ctx), want, tpl);
+  }
+});
+
+Deno.test("the synchronous form refuses a template that needs the EC2 lookup", () => {
+  let looked = false;
+  const withEc2 = {
+    ...ctx,
+    sessionName: "i-0123456789abcdef0",
+    privateDnsName: () => {
+      looked = true;
+      return Promise.resolve("ip-10-0-0-1.ec2.internal");
+    },
+  };
+  assert.throws(
+    () => renderStaticTemplate("system:node:{{EC2PrivateDNSName}}", withEc2),
+    /needs the EC2 lookup of renderTemplate/,
+  );
+  assert.equal(looked, false);
 });
 
 Deno.test("one pass: inserted text is never expanded again (case 41)", async () => {
   const evil = { ...ctx, sessionName: "{{AccessKeyID}}", accessKeyId: "AKIAVICTIM" };
   assert.equal(await renderTemplate("u-{{SessionNameRaw}}", evil), "u-{{AccessKeyID}}");
+  assert.equal(renderStaticTemplate("u-{{SessionNameRaw}}", evil), "u-{{AccessKeyID}}");
   assert.equal(await renderTemplate("u-{{SessionName}}", evil), "u-{{AccessKeyID}}");
   const evil2 = { ...ctx, sessionName: "{{AccountID}}", accountId: "{{SessionNameRaw}}" };
   assert.equal(
