@@ -138,6 +138,24 @@ function json(status: number, body: string): Response {
 }
 
 /**
+ * `read`, or a {@link BodyTimeout} once `timeoutMs` have passed. One promise settled by whichever
+ * comes first: on the review path this leaves less garbage than racing `read` against a deadline
+ * promise of its own.
+ */
+function within<T>(read: Promise<T>, timeoutMs: number, setDeadline: SetDeadline): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const cancel = setDeadline(timeoutMs, () => reject(new BodyTimeout()));
+    read.then((value) => {
+      cancel();
+      resolve(value);
+    }, (err) => {
+      cancel();
+      reject(err);
+    });
+  });
+}
+
+/**
  * Reads at most `limit` bytes of a body, failing as soon as more arrive or the deadline passes,
  * so a huge or slow body never sits in memory or holds a request open indefinitely.
  */
@@ -149,30 +167,25 @@ async function readCapped(
 ): Promise<Uint8Array> {
   const declared = req.headers.get("content-length");
   if (declared !== null && Number(declared) > limit) throw new BodyTooLarge();
-  let cancelDeadline = (): void => {};
-  const deadline = new Promise<never>((_, reject) => {
-    cancelDeadline = setDeadline(timeoutMs, () => reject(new BodyTimeout()));
-  });
   // With a declared length within the limit, the runtime reads the body natively in one go;
   // the server rejects a body longer than its Content-Length, so this cannot overrun the cap.
   // `req.body` is not touched first: that would turn the one-shot read into a JS stream.
   if (declared !== null && /^[0-9]+$/.test(declared)) {
     try {
-      const bytes = await Promise.race([req.bytes(), deadline]);
+      const bytes = await within(req.bytes(), timeoutMs, setDeadline);
       // Only a Request built in memory can carry more than it declares; refuse it all the same.
       if (bytes.byteLength > limit) throw new BodyTooLarge();
       return bytes;
     } catch (err) {
       await req.body?.cancel().catch(() => {});
       throw err;
-    } finally {
-      cancelDeadline();
     }
   }
-  if (req.body === null) {
-    cancelDeadline();
-    return new Uint8Array();
-  }
+  if (req.body === null) return new Uint8Array();
+  let cancelDeadline = (): void => {};
+  const deadline = new Promise<never>((_, reject) => {
+    cancelDeadline = setDeadline(timeoutMs, () => reject(new BodyTimeout()));
+  });
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;

@@ -36,7 +36,14 @@ Deno.test("selfTimeSummary: frames by samples on top of the stack, paths shorten
   );
 });
 
-Deno.test("V8Profiler samples a live process through its inspector", async () => {
+/**
+ * Runs `script` in a Deno process under the inspector, hands `use` a profiler connected to it,
+ * and kills the process afterwards.
+ */
+async function withInspectedScript(
+  script: string,
+  use: (profiler: V8Profiler) => Promise<void>,
+): Promise<void> {
   const port = freePort();
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", `--inspect=127.0.0.1:${port}`, "-"],
@@ -45,25 +52,32 @@ Deno.test("V8Profiler samples a live process through its inspector", async () =>
     stderr: "null",
   }).spawn();
   const stdin = child.stdin.getWriter();
-  await stdin.write(new TextEncoder().encode(`
-    function spinHere() { let x = 0; for (let i = 0; i < 2e5; i++) x += Math.sqrt(i); return x; }
-    setInterval(() => { const end = performance.now() + 8; while (performance.now() < end) spinHere(); }, 10);
-  `));
+  await stdin.write(new TextEncoder().encode(script));
   await stdin.close();
   let profiler: V8Profiler | undefined;
   try {
     profiler = await V8Profiler.connect(port, 20_000);
+    await use(profiler);
+  } finally {
+    profiler?.close();
+    child.kill("SIGKILL");
+    await child.status;
+  }
+}
+
+Deno.test("V8Profiler samples a live process through its inspector", async () => {
+  const script = `
+    function spinHere() { let x = 0; for (let i = 0; i < 2e5; i++) x += Math.sqrt(i); return x; }
+    setInterval(() => { const end = performance.now() + 8; while (performance.now() < end) spinHere(); }, 10);
+  `;
+  await withInspectedScript(script, async (profiler) => {
     await profiler.start(500);
     await new Promise((r) => setTimeout(r, 600));
     const profile = await profiler.stop();
     assert.ok(profile.samples.length > 50, `only ${profile.samples.length} samples`);
     const top = selfTimeSummary(profile, 5).map((s) => s.frame);
     assert.ok(top.some((f) => f.startsWith("spinHere")), top.join("\n"));
-  } finally {
-    profiler?.close();
-    child.kill("SIGKILL");
-    await child.status;
-  }
+  });
 });
 
 Deno.test("allocationSummary charges runtime allocations to the innermost project frame", () => {
@@ -98,35 +112,20 @@ Deno.test("allocationSummary charges runtime allocations to the innermost projec
 });
 
 Deno.test("V8Profiler records the allocations of a live process, garbage included", async () => {
-  const port = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", `--inspect=127.0.0.1:${port}`, "-"],
-    stdin: "piped",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const stdin = child.stdin.getWriter();
   // 100 arrays of 1,280 numbers (10 KiB each) every 10 ms, all garbage at once: about 100 MB
   // a second.
-  await stdin.write(new TextEncoder().encode(`
+  const script = `
     function makeGarbage() { const a = []; for (let i = 0; i < 100; i++) a.push(new Array(1280).fill(i + 0.5)); return a.length; }
     setInterval(makeGarbage, 10);
-  `));
-  await stdin.close();
-  let profiler: V8Profiler | undefined;
-  try {
-    profiler = await V8Profiler.connect(port, 20_000);
+  `;
+  await withInspectedScript(script, async (profiler) => {
     await profiler.startAllocations();
     await new Promise((r) => setTimeout(r, 500));
     const { totalBytes, top } = allocationSummary(await profiler.stopAllocations(), 3);
     // Nothing survives, so only a profile that counts collected objects sees tens of MB.
     assert.ok(totalBytes > 10e6, `only ${totalBytes} bytes`);
     assert.ok(top[0]!.frame.startsWith("makeGarbage"), top.map((t) => t.frame).join("\n"));
-  } finally {
-    profiler?.close();
-    child.kill("SIGKILL");
-    await child.status;
-  }
+  });
 });
 
 Deno.test("V8Profiler.connect names the flag when nothing listens", async () => {
