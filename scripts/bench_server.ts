@@ -499,6 +499,13 @@ async function main(): Promise<number> {
         peerCpu.toFixed(0)
       } µs per call (SigV4 check; same machine, one JS thread)`,
     );
+    // The peer runs the same code every time, so its cost tracks the machine's speed at the
+    // moment: the ratio compares runs made at different speeds (docs/benchmarks.md).
+    print(
+      `  relative CPU    ${
+        (missCpu / Math.max(1, peerCpu)).toFixed(2)
+      } µs of server per µs of the peer's check`,
+    );
     print(`  wrk CPU         ${(miss.cpuMicros / miss.requests).toFixed(0)} µs per review`);
     print(
       `  machine         ${
