@@ -382,7 +382,7 @@ async function main(): Promise<number> {
       const { totalBytes, top } = allocationSummary(profile, 25);
       print(
         `  allocated       ${(totalBytes / Math.max(1, result.requests) / 1024).toFixed(1)} KB ` +
-          `per review (V8 heap, sampled every 1 KB, garbage included; ${file}); top sites:`,
+          `per review (V8 heap, sampled every 1 KB, garbage included; ${file}); charged to:`,
       );
       for (const { percent, bytes, frame } of top) {
         print(

@@ -77,7 +77,7 @@ export interface HeapProfile {
 export interface AllocationSummary {
   /** Estimated bytes allocated in the sampled window, collected or not. */
   totalBytes: number;
-  /** The sites that allocated most, each with its caller. */
+  /** The project functions charged with the most bytes (see {@link allocationSummary}). */
   top: { percent: number; bytes: number; frame: string }[];
 }
 

@@ -29,12 +29,7 @@ import {
   type ResolvedDeps,
   resolveDeps,
 } from "./mapper.ts";
-import {
-  needsEc2,
-  renderStaticTemplate,
-  renderTemplate,
-  type TemplateContext,
-} from "./template.ts";
+import { renderMapping, type TemplateContext } from "./template.ts";
 import { type ReasonId, reasonOf } from "../reasons/mod.ts";
 
 /** The mapping entry point the webhook handler calls. */
@@ -289,67 +284,6 @@ export interface MapIdentityOptions {
   trace?: (event: MapTraceEvent) => void;
 }
 
-/** What a matched entry's templates render to; `groups` leaves out those rendered empty. */
-interface Rendered {
-  username: string;
-  groups: string[];
-}
-
-/**
- * Renders a match's username and group templates with `render`, each error naming its template.
- * With a synchronous `render` the result is synchronous too, so the common case (no EC2 lookup)
- * creates no promise.
- */
-function renderMatch(
-  match: { username: string; groups: readonly string[] },
-  ctx: TemplateContext,
-  render: (template: string, ctx: TemplateContext) => string,
-): Rendered;
-function renderMatch(
-  match: { username: string; groups: readonly string[] },
-  ctx: TemplateContext,
-  render: (template: string, ctx: TemplateContext) => Promise<string>,
-): Promise<Rendered>;
-function renderMatch(
-  match: { username: string; groups: readonly string[] },
-  ctx: TemplateContext,
-  render: (template: string, ctx: TemplateContext) => string | Promise<string>,
-): Rendered | Promise<Rendered> {
-  const one = (kind: string, template: string): string | Promise<string> => {
-    const fail = (e: unknown): never => {
-      throw new Error(
-        `error rendering ${kind} template ${JSON.stringify(template)}: ${(e as Error).message}`,
-      );
-    };
-    try {
-      const out = render(template, ctx);
-      return typeof out === "string" ? out : out.catch(fail);
-    } catch (e) {
-      return fail(e);
-    }
-  };
-  const username = one("username", match.username);
-  if (typeof username === "string") {
-    const groups: string[] = [];
-    for (const g of match.groups) {
-      const rendered = one("group", g) as string;
-      if (rendered !== "") groups.push(rendered);
-    }
-    return { username, groups };
-  }
-  return (async () => {
-    // One at a time and in order, as the Go tool renders them: the first failing template is
-    // the one reported, and no lookup starts after a failure.
-    const name = await username;
-    const groups: string[] = [];
-    for (const g of match.groups) {
-      const rendered = await one("group", g);
-      if (rendered !== "") groups.push(rendered);
-    }
-    return { username: name, groups };
-  })();
-}
-
 /**
  * The mapping decision the server makes for every review, over backends in order: the first
  * explicit match is rendered and checked against its backend's reserved prefixes; only when no
@@ -397,10 +331,9 @@ export async function mapIdentity(
     let username: string;
     let groups: string[];
     try {
-      // Only a template with {{EC2PrivateDNSName}} needs to wait; the rest render in place.
-      ({ username, groups } = needsEc2(match.username) || match.groups.some(needsEc2)
-        ? await renderMatch(match, ctx, renderTemplate)
-        : renderMatch(match, ctx, renderStaticTemplate));
+      // Only a mapping with {{EC2PrivateDNSName}} needs to wait; the rest render in place.
+      const rendered = renderMapping(match.username, match.groups, ctx);
+      ({ username, groups } = rendered instanceof Promise ? await rendered : rendered);
     } catch (e) {
       throw new MappingError(
         "map.template",

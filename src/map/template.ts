@@ -49,17 +49,54 @@ export async function renderTemplate(template: string, ctx: TemplateContext): Pr
   return fill(template, ctx, await ctx.privateDnsName(ctx.sessionName));
 }
 
+/** A matched entry's username and groups, rendered; groups rendered empty are left out. */
+export interface RenderedMapping {
+  /** The rendered username (may be empty: the caller denies that). */
+  username: string;
+  /** The rendered groups, in order. */
+  groups: string[];
+}
+
 /**
- * Render a template that needs no EC2 lookup, synchronously: the review path renders every
- * mapping's templates, and a promise per template was a tenth of a cached review's garbage.
+ * Render an entry's username and group templates. When none uses `{{EC2PrivateDNSName}}` the
+ * result comes back at once, not as a promise: the review path renders a mapping on every
+ * review, and a promise per template was a tenth of a cached review's garbage. With the lookup,
+ * templates render one at a time and in order, so the first failure is the one reported.
  *
- * @throws {Error} when the template uses `{{EC2PrivateDNSName}}` (use {@link renderTemplate}).
+ * @throws {Error} (or rejects with it) `error rendering <username|group> template "<t>": <why>`.
  */
-export function renderStaticTemplate(template: string, ctx: TemplateContext): string {
-  if (needsEc2(template)) {
-    throw new Error("a template with {{EC2PrivateDNSName}} needs the EC2 lookup of renderTemplate");
+export function renderMapping(
+  username: string,
+  groups: readonly string[],
+  ctx: TemplateContext,
+): RenderedMapping | Promise<RenderedMapping> {
+  if (needsEc2(username) || groups.some(needsEc2)) return renderWithLookup(username, groups, ctx);
+  const rendered: string[] = [];
+  for (const g of groups) {
+    const out = fill(g, ctx, "");
+    if (out !== "") rendered.push(out);
   }
-  return fill(template, ctx, "");
+  return { username: fill(username, ctx, ""), groups: rendered };
+}
+
+async function renderWithLookup(
+  username: string,
+  groups: readonly string[],
+  ctx: TemplateContext,
+): Promise<RenderedMapping> {
+  const one = (kind: string, template: string): Promise<string> =>
+    renderTemplate(template, ctx).catch((e) => {
+      throw new Error(
+        `error rendering ${kind} template ${JSON.stringify(template)}: ${(e as Error).message}`,
+      );
+    });
+  const name = await one("username", username);
+  const rendered: string[] = [];
+  for (const g of groups) {
+    const out = await one("group", g);
+    if (out !== "") rendered.push(out);
+  }
+  return { username: name, groups: rendered };
 }
 
 function fill(template: string, ctx: TemplateContext, dnsName: string): string {

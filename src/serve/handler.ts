@@ -138,9 +138,9 @@ function json(status: number, body: string): Response {
 }
 
 /**
- * `read`, or a {@link BodyTimeout} once `timeoutMs` have passed. One promise settled by whichever
- * comes first: on the review path this leaves less garbage than racing `read` against a deadline
- * promise of its own.
+ * `read`, or a {@link BodyTimeout} once `timeoutMs` have passed: one deadline for the whole body,
+ * however many reads it takes. One promise settled by whichever comes first leaves less garbage
+ * on the review path than racing `read` against a deadline promise of its own.
  */
 function within<T>(read: Promise<T>, timeoutMs: number, setDeadline: SetDeadline): Promise<T> {
   return new Promise<T>((resolve, reject) => {
@@ -167,41 +167,40 @@ async function readCapped(
 ): Promise<Uint8Array> {
   const declared = req.headers.get("content-length");
   if (declared !== null && Number(declared) > limit) throw new BodyTooLarge();
+  if (req.body === null) return new Uint8Array();
   // With a declared length within the limit, the runtime reads the body natively in one go;
   // the server rejects a body longer than its Content-Length, so this cannot overrun the cap.
-  // `req.body` is not touched first: that would turn the one-shot read into a JS stream.
-  if (declared !== null && /^[0-9]+$/.test(declared)) {
-    try {
-      const bytes = await within(req.bytes(), timeoutMs, setDeadline);
-      // Only a Request built in memory can carry more than it declares; refuse it all the same.
-      if (bytes.byteLength > limit) throw new BodyTooLarge();
-      return bytes;
-    } catch (err) {
-      await req.body?.cancel().catch(() => {});
-      throw err;
-    }
+  // The body is not read as a stream first: that would turn the one-shot read into a JS stream.
+  const reader = declared !== null && /^[0-9]+$/.test(declared) ? undefined : req.body.getReader();
+  try {
+    const bytes = await within(
+      reader === undefined ? req.bytes() : readChunks(reader, limit),
+      timeoutMs,
+      setDeadline,
+    );
+    // Only a Request built in memory can carry more than it declares; refuse it all the same.
+    if (bytes.byteLength > limit) throw new BodyTooLarge();
+    return bytes;
+  } catch (err) {
+    // Also ends a read still waiting for a client that stopped sending.
+    await (reader ?? req.body).cancel().catch(() => {});
+    throw err;
   }
-  if (req.body === null) return new Uint8Array();
-  let cancelDeadline = (): void => {};
-  const deadline = new Promise<never>((_, reject) => {
-    cancelDeadline = setDeadline(timeoutMs, () => reject(new BodyTimeout()));
-  });
-  const reader = req.body.getReader();
+}
+
+/** Reads a body stream to its end, failing as soon as it grows past `limit` bytes. */
+async function readChunks(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  limit: number,
+): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let total = 0;
-  try {
-    while (true) {
-      const { done, value } = await Promise.race([reader.read(), deadline]);
-      if (done) break;
-      total += value.byteLength;
-      if (total > limit) throw new BodyTooLarge();
-      chunks.push(value);
-    }
-  } catch (err) {
-    await reader.cancel().catch(() => {});
-    throw err;
-  } finally {
-    cancelDeadline();
+  while (true) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > limit) throw new BodyTooLarge();
+    chunks.push(value);
   }
   const out = new Uint8Array(total);
   let offset = 0;

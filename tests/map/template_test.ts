@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import {
   INSTANCE_ID_SESSION,
-  renderStaticTemplate,
+  renderMapping,
   renderTemplate,
   type TemplateContext,
 } from "../../src/map/template.ts";
@@ -22,34 +22,52 @@ Deno.test("placeholders render", async () => {
     ["{{AccountID}}{{AccountID}}", "123456789012123456789012"],
     ["{{ AccountID }}", "{{ AccountID }}"],
   ];
-  for (const [tpl, want] of cases) {
-    assert.equal(await renderTemplate(tpl, ctx), want, tpl);
-    // The synchronous form the review path uses renders the same, with no promise.
-    assert.equal(renderStaticTemplate(tpl, ctx), want, tpl);
-  }
+  for (const [tpl, want] of cases) assert.equal(await renderTemplate(tpl, ctx), want, tpl);
 });
 
-Deno.test("the synchronous form refuses a template that needs the EC2 lookup", () => {
-  let looked = false;
-  const withEc2 = {
+Deno.test("renderMapping: without the EC2 lookup the result is immediate, empty groups left out", () => {
+  const out = renderMapping("u-{{SessionName}}", ["{{AccountID}}", "", "static"], ctx);
+  // Not a promise: the review path renders a mapping on every review.
+  assert.deepEqual(out, {
+    username: "u-alice-example.com",
+    groups: ["123456789012", "static"],
+  });
+});
+
+Deno.test("renderMapping: with the EC2 lookup, in order, the first failure named", async () => {
+  const lookups: string[] = [];
+  const node = {
     ...ctx,
     sessionName: "i-0123456789abcdef0",
-    privateDnsName: () => {
-      looked = true;
+    privateDnsName: (id: string) => {
+      lookups.push(id);
       return Promise.resolve("ip-10-0-0-1.ec2.internal");
     },
   };
-  assert.throws(
-    () => renderStaticTemplate("system:node:{{EC2PrivateDNSName}}", withEc2),
-    /needs the EC2 lookup of renderTemplate/,
+  const out = renderMapping("system:node:{{EC2PrivateDNSName}}", ["nodes", "{{AccountID}}"], node);
+  assert.ok(out instanceof Promise);
+  assert.deepEqual(await out, {
+    username: "system:node:ip-10-0-0-1.ec2.internal",
+    groups: ["nodes", "123456789012"],
+  });
+  assert.deepEqual(lookups, ["i-0123456789abcdef0"]);
+  // A static username with a group that needs the lookup: the group's template is named.
+  await assert.rejects(
+    Promise.resolve(renderMapping("{{SessionName}}", ["x:{{EC2PrivateDNSName}}"], ctx)),
+    {
+      message:
+        'error rendering group template "x:{{EC2PrivateDNSName}}": SessionName did not contain an instance id',
+    },
   );
-  assert.equal(looked, false);
 });
 
 Deno.test("one pass: inserted text is never expanded again (case 41)", async () => {
   const evil = { ...ctx, sessionName: "{{AccessKeyID}}", accessKeyId: "AKIAVICTIM" };
   assert.equal(await renderTemplate("u-{{SessionNameRaw}}", evil), "u-{{AccessKeyID}}");
-  assert.equal(renderStaticTemplate("u-{{SessionNameRaw}}", evil), "u-{{AccessKeyID}}");
+  assert.equal(
+    (renderMapping("u-{{SessionNameRaw}}", [], evil) as { username: string }).username,
+    "u-{{AccessKeyID}}",
+  );
   assert.equal(await renderTemplate("u-{{SessionName}}", evil), "u-{{AccessKeyID}}");
   const evil2 = { ...ctx, sessionName: "{{AccountID}}", accountId: "{{SessionNameRaw}}" };
   assert.equal(
