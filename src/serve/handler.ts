@@ -167,11 +167,13 @@ async function readCapped(
 ): Promise<Uint8Array> {
   const declared = req.headers.get("content-length");
   if (declared !== null && Number(declared) > limit) throw new BodyTooLarge();
-  if (req.body === null) return new Uint8Array();
   // With a declared length within the limit, the runtime reads the body natively in one go;
   // the server rejects a body longer than its Content-Length, so this cannot overrun the cap.
-  // The body is not read as a stream first: that would turn the one-shot read into a JS stream.
-  const reader = declared !== null && /^[0-9]+$/.test(declared) ? undefined : req.body.getReader();
+  // `req.body` is not touched then: that would turn the one-shot read into a JS stream.
+  const native = declared !== null && /^[0-9]+$/.test(declared);
+  const body = native ? undefined : req.body;
+  if (body === null) return new Uint8Array();
+  const reader = body?.getReader();
   try {
     const bytes = await within(
       reader === undefined ? req.bytes() : readChunks(reader, limit),
@@ -183,7 +185,7 @@ async function readCapped(
     return bytes;
   } catch (err) {
     // Also ends a read still waiting for a client that stopped sending.
-    await (reader ?? req.body).cancel().catch(() => {});
+    await (reader ?? req.body)?.cancel().catch(() => {});
     throw err;
   }
 }
