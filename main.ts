@@ -1,7 +1,7 @@
 /**
  * The `aws-iam-authenticator` command line: finds the sub-command (global flags may come
  * before it, as with cobra's persistent flags) and loads only that command's module, so that
- * `token` — run by kubectl on every call — loads nothing it does not need.
+ * `token` -- run by kubectl on every call -- loads nothing it does not need.
  *
  * @module
  */

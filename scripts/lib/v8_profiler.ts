@@ -5,7 +5,8 @@
  * review allocates, and where (`--alloc-profile`): the garbage that sets how often the GC pauses
  * the server. Speaks the Chrome DevTools protocol's `Profiler` and `HeapProfiler` domains over
  * the inspector's WebSocket; the `.cpuprofile` and `.heapprofile` files open in Chrome DevTools
- * or speedscope.
+ * or speedscope. `deno task bench:memory` also reads, through the `Debugger` domain, the sources V8
+ * holds for the project's modules, and the heap after a full collection.
  *
  * The inspector is not free: while attached, the runtime reports every `fetch` to it, so in a
  * scenario that calls STS the inspector's own frames take a visible share. Read the shares of
@@ -123,16 +124,77 @@ export function allocationSummary(profile: HeapProfile, top = 30): AllocationSum
   };
 }
 
+/** A script as the inspected process's V8 holds it (`Debugger.scriptParsed`). */
+export interface LoadedScript {
+  /** Its URL (`file:///…` for the project's modules). */
+  url: string;
+  /** Its whole source, as compiled: for a TypeScript module, the emitted JavaScript. */
+  source: string;
+  /** The URL its `//# sourceMappingURL=` comment names; a `data:` URL for an inline map. */
+  sourceMapURL: string;
+}
+
+/** What {@link sourceFootprint} counts, in bytes of V8 heap unless said otherwise. */
+export interface SourceFootprint {
+  /** Scripts counted. */
+  modules: number;
+  /** Their sources' length, in characters. */
+  chars: number;
+  /** The URLs of those with a character above U+00FF, which V8 stores at two bytes each. */
+  twoByte: string[];
+  /** Their sources' bytes. */
+  bytes: number;
+  /** The bytes of those sources taken by inline source maps (the `sourceMappingURL` comment). */
+  inlineMapBytes: number;
+  /** V8's own copy of each inline map's URL, kept apart from the source (one byte each). */
+  mapUrlBytes: number;
+}
+
+/**
+ * What a set of scripts' sources take in the V8 heap: V8 keeps each source whole, at one byte
+ * per character when every character is Latin-1 and two otherwise, and keeps the URL of a
+ * `//# sourceMappingURL=` comment as a string of its own. `deno run` appends an inline source
+ * map (with the TypeScript source in it) to every module it transpiles; a `deno compile` binary
+ * stores the maps apart from the JavaScript, so its heap holds neither the map nor the URL.
+ */
+export function sourceFootprint(scripts: readonly LoadedScript[]): SourceFootprint {
+  const out: SourceFootprint = {
+    modules: scripts.length,
+    chars: 0,
+    twoByte: [],
+    bytes: 0,
+    inlineMapBytes: 0,
+    mapUrlBytes: 0,
+  };
+  for (const s of scripts) {
+    // deno-lint-ignore no-control-regex
+    const width = /[^\u0000-\u00ff]/.test(s.source) ? 2 : 1;
+    if (width === 2) out.twoByte.push(s.url);
+    out.chars += s.source.length;
+    out.bytes += s.source.length * width;
+    const inline = s.sourceMapURL.startsWith("data:");
+    const comment = inline ? s.source.lastIndexOf("//# sourceMappingURL=") : -1;
+    if (comment >= 0) out.inlineMapBytes += (s.source.length - comment) * width;
+    if (inline) out.mapUrlBytes += s.sourceMapURL.length;
+  }
+  return out;
+}
+
 /** A connection to one process's inspector. */
 export class V8Profiler {
   readonly #ws: WebSocket;
   readonly #pending = new Map<number, (message: Record<string, unknown>) => void>();
+  #onEvent: ((method: string, params: Record<string, unknown>) => void) | undefined;
   #nextId = 0;
 
   private constructor(ws: WebSocket) {
     this.#ws = ws;
     ws.onmessage = (event) => {
       const message = JSON.parse(String(event.data));
+      if (message.id === undefined) {
+        this.#onEvent?.(message.method, message.params ?? {});
+        return;
+      }
       const resolve = this.#pending.get(message.id);
       if (resolve === undefined) return;
       this.#pending.delete(message.id);
@@ -211,6 +273,49 @@ export class V8Profiler {
   async stopAllocations(): Promise<HeapProfile> {
     const result = await this.#call("HeapProfiler.stopSampling");
     return result.profile as HeapProfile;
+  }
+
+  /**
+   * The scripts the process has compiled whose URL `want` accepts, with their sources as V8
+   * holds them: `Debugger.enable` replays a `scriptParsed` event for every script so far.
+   */
+  async loadedScripts(want: (url: string) => boolean): Promise<LoadedScript[]> {
+    const parsed: { scriptId: string; url: string; sourceMapURL: string }[] = [];
+    this.#onEvent = (method, params) => {
+      if (method !== "Debugger.scriptParsed" || !want(String(params.url))) return;
+      parsed.push({
+        scriptId: String(params.scriptId),
+        url: String(params.url),
+        sourceMapURL: String(params.sourceMapURL ?? ""),
+      });
+    };
+    try {
+      await this.#call("Debugger.enable");
+      // The replayed events precede the answer to a later call on the same connection.
+      await this.#call("Runtime.evaluate", { expression: "0" });
+    } finally {
+      this.#onEvent = undefined;
+    }
+    const out: LoadedScript[] = [];
+    for (const p of parsed) {
+      const { scriptSource } = await this.#call("Debugger.getScriptSource", {
+        scriptId: p.scriptId,
+      });
+      out.push({ url: p.url, sourceMapURL: p.sourceMapURL, source: String(scriptSource) });
+    }
+    await this.#call("Debugger.disable");
+    return out;
+  }
+
+  /** Runs two full collections, then reads `Deno.memoryUsage()` in the process. */
+  async heapAfterGc(): Promise<{ heapUsed: number; heapTotal: number }> {
+    await this.#call("HeapProfiler.collectGarbage");
+    await this.#call("HeapProfiler.collectGarbage");
+    const { result } = await this.#call("Runtime.evaluate", {
+      expression: "JSON.stringify(Deno.memoryUsage())",
+    });
+    const usage = JSON.parse(String((result as { value: unknown }).value));
+    return { heapUsed: usage.heapUsed, heapTotal: usage.heapTotal };
   }
 
   /** Closes the connection (the process goes on). */

@@ -106,7 +106,7 @@ export function canonicalizeArn(arn: string): { type: ArnType; canonical: string
 }
 
 /**
- * Drop the path of a role ARN (`role/path/to/Name` → `role/Name`); other ARNs are returned
+ * Drop the path of a role ARN (`role/path/to/Name` -> `role/Name`); other ARNs are returned
  * unchanged. STS never puts the path into an assumed-role ARN, so a configured role with a path
  * can only match once the path is gone.
  *

@@ -454,7 +454,7 @@ async function runEntry(
   }, deps);
 }
 
-/** Runs `add …` with injected process effects (tests use this). */
+/** Runs `add ...` with injected process effects (tests use this). */
 export async function runAdd(argv: string[], deps: AddDeps): Promise<number> {
   const sub = argv.findIndex((a) => !a.startsWith("-"));
   const word = sub >= 0 ? argv[sub] : undefined;

@@ -9,8 +9,8 @@
  * and feature gates, then calls the command body with a {@linkcode CommandContext}:
  *
  * ```ts
- * const def: CommandDef = { name: "token", short: "…", flags: [{ name: "role", short: "r",
- *   type: "string", usage: "…", key: "role", env: "DEFAULT_ROLE" }] };
+ * const def: CommandDef = { name: "token", short: "...", flags: [{ name: "role", short: "r",
+ *   type: "string", usage: "...", key: "role", env: "DEFAULT_ROLE" }] };
  * export function main(argv: string[]): Promise<number> {
  *   return runCommand(def, argv, (ctx) => { ctx.stdout(ctx.settings.string("role") + "\n"); return 0; });
  * }
@@ -166,7 +166,7 @@ export class UsageError extends Error {
 /**
  * A failure of a command body that is reported as exactly `message` (no `Error:` prefix) on
  * stderr, with exit code `exitCode`. Use it for the Go tool's own texts such as
- * `could not get token: …`.
+ * `could not get token: ...`.
  */
 export class CliError extends Error {
   /** Exit code of the process. */
@@ -284,8 +284,8 @@ function convertValue(
  * `--name value`, `--name=value`, `-n value`, `-nvalue`, `-n=value`, `--bool=false`,
  * repeated slice flags, `--` terminator, flags anywhere between positionals.
  *
- * @throws {UsageError} with pflag's texts (`unknown flag: --x`, `flag needs an argument: …`,
- *   `invalid argument "…" for "…" flag: …`).
+ * @throws {UsageError} with pflag's texts (`unknown flag: --x`, `flag needs an argument: ...`,
+ *   `invalid argument "..." for "..." flag: ...`).
  */
 export function parseFlags(def: CommandDef, argv: readonly string[]): ParsedFlags {
   const flags = allFlags(def);
@@ -434,7 +434,7 @@ export interface ConfigSource {
   readonly path?: string;
   /**
    * The value at a dotted key, matching every segment case-insensitively
-   * (`server.mapRoles` ≡ `SERVER.maproles`); undefined when absent.
+   * (`server.mapRoles` == `SERVER.maproles`); undefined when absent.
    */
   get(key: string): unknown;
   /** Whether the key is present (with any value, including null). */
@@ -527,7 +527,7 @@ function yamlLocator(
 /**
  * Loads the file given with `-c/--config`. The format follows the extension (`.yaml`, `.yml`,
  * `.json`); keys are case-insensitive. A syntax error names its position and rule ID
- * (`cfg.yaml:3:7: syntax.yaml: …`), as `validate` does.
+ * (`cfg.yaml:3:7: syntax.yaml: ...`), as `validate` does.
  *
  * @throws {CliError} `Can't read configuration file "PATH": ERR` (viper's wording).
  */
@@ -679,7 +679,7 @@ export class Settings {
     return "";
   }
 
-  /** viper `GetBool`: strings go through `strconv.ParseBool` (invalid → false). */
+  /** viper `GetBool`: strings go through `strconv.ParseBool` (invalid -> false). */
   bool(key: string): boolean {
     const v = this.get(key);
     if (typeof v === "boolean") return v;
@@ -688,7 +688,7 @@ export class Settings {
     return false;
   }
 
-  /** viper `GetInt`: strings parsed as base-10 integers (invalid → 0). */
+  /** viper `GetInt`: strings parsed as base-10 integers (invalid -> 0). */
   int(key: string): number {
     const v = this.get(key);
     if (typeof v === "number") return Math.trunc(v);
@@ -770,7 +770,7 @@ export interface Logger {
 
 /**
  * Parses a level as logrus `ParseLevel` does (case-insensitive, `warn` accepted).
- * @throws {CliError} `Invalid log level "X". Valid values are: …`
+ * @throws {CliError} `Invalid log level "X". Valid values are: ...`
  */
 export function parseLogLevel(s: string): LogLevel {
   const l = s.toLowerCase();

@@ -38,7 +38,7 @@ export const INIT_COMMAND: CommandDef = {
       key: "server.address",
     },
   ],
-  // Like viper, `init` sees the server's keys (state dir, kubeconfig path, port …) through the
+  // Like viper, `init` sees the server's keys (state dir, kubeconfig path, port ...) through the
   // config file, with the server flags' defaults.
   bindings: SERVER_FLAGS.filter((f) => f.name !== "address").map((f) => ({
     key: f.key!,

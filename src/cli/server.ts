@@ -149,7 +149,7 @@ export interface ConfigLog {
 
 /**
  * The validated server config (docs/configuration.md) from the command's flags, env and config
- * file, as `server` and `init` both need it; logs `could not get config: …` and returns
+ * file, as `server` and `init` both need it; logs `could not get config: ...` and returns
  * `undefined` when it is invalid.
  */
 export async function loadServerConfig(

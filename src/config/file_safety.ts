@@ -11,7 +11,7 @@
  * Which directories are checked: the one that holds the path as configured (whoever can write it
  * can rename another file, or a symbolic link, over the configured name), and, when the path is a
  * symbolic link, the one that holds the file it resolves to. Kubernetes mounts a ConfigMap as
- * `<dir>/<key>` → `..data/<key>` → `..<timestamp>/<key>`, so that covers the mount directory
+ * `<dir>/<key>` -> `..data/<key>` -> `..<timestamp>/<key>`, so that covers the mount directory
  * and the timestamped directory. Directories further up are not checked: inside a container
  * they belong to the image, and a check that always fires there would teach operators to ignore it.
  *

@@ -137,7 +137,7 @@ const OTHER_SECTION: Readonly<Record<string, string>> = {
   userarn: "mapUsers",
 };
 
-/** Lower-cased field name → value, so `rolearn`, `roleARN` and `RoleArn` are one field. */
+/** Lower-cased field name -> value, so `rolearn`, `roleARN` and `RoleArn` are one field. */
 function foldFields(
   rec: Record<string, unknown>,
   known: readonly string[],

@@ -34,7 +34,7 @@ const DEPRECATED_MODES: Readonly<Record<string, BackendMode>> = {
 };
 
 /**
- * The canonical mode for a configured name (`File` → `MountedFile`, `ConfigMap` →
+ * The canonical mode for a configured name (`File` -> `MountedFile`, `ConfigMap` ->
  * `EKSConfigMap`), or `undefined` for an unknown name. Case-sensitive, as in the Go tool.
  */
 export function canonicalBackendMode(name: string): BackendMode | undefined {
@@ -452,7 +452,7 @@ function decodeReservedPrefixConfig(
 }
 
 /**
- * The error with the file position of its key prepended (`cfg.yaml:12:5: entry.type: …`) when
+ * The error with the file position of its key prepended (`cfg.yaml:12:5: entry.type: ...`) when
  * the file kept positions, so a start-up error points where `validate` points.
  */
 function located(file: ConfigFileSource | undefined, err: ConfigError): ConfigError {

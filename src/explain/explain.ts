@@ -1,5 +1,5 @@
 /**
- * `explain`: walks the path a review takes through the server (credentials → token → STS →
+ * `explain`: walks the path a review takes through the server (credentials -> token -> STS ->
  * mapping) with the server's own code, and says at each step what it found and, when the step
  * fails, why and what to do.
  *
@@ -62,7 +62,7 @@ export interface ExplainRequest {
   mappingNotes?: readonly string[];
   /** Problems of the mapping sources that concern an identity (by its canonical ARN). */
   findingsFor?: (canonicalArn: string) => RelevantFinding[];
-  /** How an administrator reaches the mappings, for the closing hint (e.g. `--kubeconfig …`). */
+  /** How an administrator reaches the mappings, for the closing hint (e.g. `--kubeconfig ...`). */
   adminSource: string;
 }
 

@@ -21,7 +21,7 @@ import { failed, type StepReport } from "./report.ts";
 export interface ExplainBackend {
   /** The backend mode. */
   name: BackendMode;
-  /** Where its mappings came from (a file, `ConfigMap kube-system/aws-auth`, …). */
+  /** Where its mappings came from (a file, `ConfigMap kube-system/aws-auth`, ...). */
   origin: string;
   /** The mappings, built by the server's own code; absent when they could not be read. */
   store?: MappingStore;

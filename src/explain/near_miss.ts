@@ -73,7 +73,7 @@ function distance(a: string, b: string, max: number): number {
 /** Identity Center's role names: `AWSReservedSSO_<permission set>_<16 hex>`. */
 const SSO_ROLE = /^awsreservedsso_(.+)_[0-9a-f]{16}$/;
 
-/** The permission set of an `sso` entry's pattern (`…:role/awsreservedsso_<ps>_*`). */
+/** The permission set of an `sso` entry's pattern (`...:role/awsreservedsso_<ps>_*`). */
 function ssoPermissionSet(pattern: string): { account: string; ps: string } | undefined {
   const m = /^arn:[^:]+:iam::(\d{12}):role\/awsreservedsso_(.+)_\*$/.exec(pattern);
   return m ? { account: m[1]!, ps: m[2]! } : undefined;

@@ -390,7 +390,7 @@ export async function mapIdentity(
  * backend-mode file if one is configured.
  *
  * @throws {Error} when a backend cannot be created or started (e.g. an invalid MountedFile
- * entry: `backend-mode "MountedFile" creation failed: …`).
+ * entry: `backend-mode "MountedFile" creation failed: ...`).
  */
 export async function createMapperChain(
   config: ServerConfig,

@@ -39,7 +39,7 @@ import {
 import type { Problem } from "./store.ts";
 import { entryOffset, indexOfPath } from "./yaml_offsets.ts";
 
-/** Byte offset → 1-based line. */
+/** Byte offset -> 1-based line. */
 function lineOf(text: string, offset: number): number {
   let line = 1;
   for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;

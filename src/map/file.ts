@@ -45,7 +45,7 @@ export class MountedFileMapper implements Mapper {
   readonly store: MappingStore;
 
   /**
-   * @throws {Error} `backend-mode "MountedFile" creation failed: …` on the first invalid entry.
+   * @throws {Error} `backend-mode "MountedFile" creation failed: ...` on the first invalid entry.
    */
   constructor(
     config: Pick<

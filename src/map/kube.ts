@@ -5,7 +5,7 @@
  * exec/token auth) and the informer (`ListWatch`: list, resourceVersion bookkeeping, 410 Gone
  * relist, object cache). Its HTTP transport (npm `undici`) is not used: under Deno it never
  * reports a watch connection the API server dropped, and its HTTP/2 path aborts the whole
- * process when an API server restarts (`nghttp2 … find_stream_on_goaway_func: Assertion`).
+ * process when an API server restarts (`nghttp2 ... find_stream_on_goaway_func: Assertion`).
  * Requests therefore go through Deno's own `fetch` with a client built from the KubeConfig's
  * TLS material and auth headers.
  *

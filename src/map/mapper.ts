@@ -15,7 +15,7 @@ import type { Denial, ReasonId } from "../reasons/mod.ts";
 export interface Identity {
   /** Raw ARN from STS. */
   arn: string;
-  /** Canonical ARN (assumed-role → role), case kept. */
+  /** Canonical ARN (assumed-role -> role), case kept. */
   canonicalArn: string;
   /** 12-digit account ID. */
   accountId: string;
@@ -156,7 +156,7 @@ export const NOOP_METRICS: MapperMetrics = {
 
 /** One instance as DescribeInstances reports it. */
 export interface Ec2Instance {
-  /** `i-…` */
+  /** `i-...` */
   instanceId: string;
   /** `ip-10-0-0-1.ec2.internal`, may be empty. */
   privateDnsName: string;

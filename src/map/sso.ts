@@ -6,7 +6,7 @@
  * account: `arn:<partition>:iam::<account>:role/AWSReservedSSO_<PermissionSet>_<16 hex>`
  * (STS reports the session without the `aws-reserved/sso.amazonaws.com/<region>/` path, and
  * the store strips role paths anyway). The Go tool matches the lower-cased canonical ARN with
- * `ArnLike(…, "arn:aws:iam::<account>:role/awsreservedsso_<ps>_*")`; since only the last
+ * `ArnLike(..., "arn:aws:iam::<account>:role/awsreservedsso_<ps>_*")`; since only the last
  * section carries a wildcard, that is a prefix test on the whole ARN, which is what this does.
  *
  * @module

@@ -26,7 +26,7 @@ export interface Problem {
   location: string;
   /** What is wrong. */
   message: string;
-  /** The rule it breaks, from the catalogue `validate` reports (`entry.missing_arn`, …). */
+  /** The rule it breaks, from the catalogue `validate` reports (`entry.missing_arn`, ...). */
   rule: RuleId;
   /** 1-based line in the text the source was parsed from, when known. */
   line?: number;
@@ -119,7 +119,7 @@ export interface StoreOptions {
 }
 
 /**
- * The lookup key of an ARN: canonical (assumed-role → role), role path stripped, lower-cased.
+ * The lookup key of an ARN: canonical (assumed-role -> role), role path stripped, lower-cased.
  *
  * @throws {ArnError} when the ARN is malformed.
  */

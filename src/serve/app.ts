@@ -23,7 +23,7 @@ import { listen, type RunningServer } from "./server.ts";
 export interface AuthenticatorOptions {
   /** Where every log line goes. */
   logger: ServerLogger;
-  /** Environment lookup (`AWS_REGION`, `AWS_ENDPOINT_URL_STS`, …); default `Deno.env.get`. */
+  /** Environment lookup (`AWS_REGION`, `AWS_ENDPOINT_URL_STS`, ...); default `Deno.env.get`. */
   env?: (name: string) => string | undefined;
   /** fetch for the STS calls (tests point it at a peer through `AWS_ENDPOINT_URL_STS`). */
   fetch?: typeof fetch;

@@ -77,7 +77,7 @@ export function isIpLiteral(value: string): boolean {
   }
 }
 
-/** Normalises an IP literal so equal addresses compare equal (`::1` ≡ `0:0::1`). */
+/** Normalises an IP literal so equal addresses compare equal (`::1` == `0:0::1`). */
 export function normalizeIp(ip: string): string {
   return ip.includes(":") ? new URL(`http://[${ip}]/`).hostname.slice(1, -1) : ip;
 }

@@ -2,7 +2,7 @@
  * One coarse timer for all the deadlines of in-flight reviews (the STS call, the request body).
  *
  * A timer per deadline cost the server ~25 µs of CPU per review under load (`deno task
- * bench:server` with the timers removed: 261–275 instead of 291–305 µs): each review armed and
+ * bench:server` with the timers removed: 261-275 instead of 291-305 µs): each review armed and
  * cleared two runtime timers whose objects outlived a young-generation GC. Here a deadline is a
  * small object in a set, checked by one interval that runs only while deadlines are pending, so
  * deadlines fire up to one resolution late: 100 ms by default against 10 s timeouts. The interval

@@ -1,5 +1,5 @@
 /**
- * Server logging formatted like the Go tool's logrus output (`time="…" level=info msg="…"
+ * Server logging formatted like the Go tool's logrus output (`time="..." level=info msg="..."
  * key=value`, or one JSON object per line) so existing log pipelines keep parsing it. Logs go to
  * stderr, as in the Go tool, a few milliseconds at a time (see {@link LineBuffer}).
  *
@@ -114,7 +114,7 @@ function sortedKeys(properties: Record<string, unknown>): string[] {
   return keys;
 }
 
-/** Formats a record as a logrus text line: `time="…" level=… msg="…" k=v …`. */
+/** Formats a record as a logrus text line: `time="..." level=... msg="..." k=v ...`. */
 export function logrusTextFormatter(record: LogRecord): string {
   let line = `time="${timeText(record.timestamp)}" level=${record.level} msg=${
     quoteIfNeeded(record.message)
@@ -128,7 +128,7 @@ export function logrusTextFormatter(record: LogRecord): string {
   return line + "\n";
 }
 
-/** Formats a record as a logrus JSON line: `{"level":…,"msg":…,"time":…, fields…}`. */
+/** Formats a record as a logrus JSON line: `{"level":...,"msg":...,"time":..., fields...}`. */
 export function logrusJsonFormatter(record: LogRecord): string {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(record.properties)) {
@@ -145,7 +145,7 @@ export function logrusJsonFormatter(record: LogRecord): string {
 export interface LoggingOptions {
   /** `text` or `json`; anything else falls back to text with a warning, as in the Go tool. */
   format: string;
-  /** A logrus level name (`info`, `debug`, …). */
+  /** A logrus level name (`info`, `debug`, ...). */
   verbosity: string;
   /**
    * Where formatted lines go (`urgent` for errors); defaults to stderr, batched by a

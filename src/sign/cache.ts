@@ -56,7 +56,7 @@ interface CacheEntry {
 
 type CacheDoc = { clusters: Record<string, Record<string, Record<string, CacheEntry>>> };
 
-/** An error that makes the cache unusable; the caller reports `unable to use cache: …`. */
+/** An error that makes the cache unusable; the caller reports `unable to use cache: ...`. */
 export class CacheError extends Error {
   /** The file exists but group or others have permissions on it. */
   readonly notPrivate: boolean;

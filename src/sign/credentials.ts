@@ -2,8 +2,8 @@
  * Base AWS credentials, region and profile settings for the token client.
  *
  * Static keys (from the environment or a profile's `aws_access_key_id`) are read here
- * directly, so the common case loads no AWS SDK module. Everything else — `credential_process`,
- * SSO, web identity, `role_arn`/`source_profile` (with MFA), ECS and EC2 instance roles — goes
+ * directly, so the common case loads no AWS SDK module. Everything else -- `credential_process`,
+ * SSO, web identity, `role_arn`/`source_profile` (with MFA), ECS and EC2 instance roles -- goes
  * through `@aws-sdk/credential-providers`, imported only on that path.
  *
  * @module

@@ -24,7 +24,7 @@ export interface FilePos {
   column: number;
 }
 
-/** A text with its line starts, for offset → line/column. */
+/** A text with its line starts, for offset -> line/column. */
 export class SourceText {
   readonly #starts: number[] = [0];
 

@@ -1,7 +1,7 @@
 /**
  * The three output formats of `validate`: human text (`file:line:col: severity rule: message`
  * and the fix), a JSON report with a version field, and GitHub Actions workflow commands
- * (`::error file=…,line=…,col=…,title=…::…`), which GitHub shows as annotations on the pull
+ * (`::error file=...,line=...,col=...,title=...::...`), which GitHub shows as annotations on the pull
  * request's diff. Plus the `--list` table.
  *
  * @module

@@ -34,7 +34,7 @@ export interface ConfigInput {
   clusterIdGiven: boolean;
 }
 
-/** The MountedFile mappings of a server config file (`server.mapRoles` …). */
+/** The MountedFile mappings of a server config file (`server.mapRoles` ...). */
 export interface MountedFileSource {
   /** The backend. */
   readonly backend: "MountedFile";

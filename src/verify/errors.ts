@@ -1,7 +1,7 @@
 /**
  * The three error classes of the Go verifier, each carrying the catalogue ID of its reason
- * (src/reasons). The HTTP handler maps them to statuses (`STSThrottling` → 429, `STSError` →
- * 403 `sts_error`, anything else → 403 `invalid_token`) and reports the reason; their message
+ * (src/reasons). The HTTP handler maps them to statuses (`STSThrottling` -> 429, `STSError` ->
+ * 403 `sts_error`, anything else -> 403 `invalid_token`) and reports the reason; their message
  * prefixes are what operators grep for in logs.
  *
  * @module

@@ -8,7 +8,7 @@
 export interface Identity {
   /** The raw ARN from STS, e.g. `arn:aws:sts::123456789012:assumed-role/Admin/alice`. */
   arn: string;
-  /** The ARN mappings are matched against (assumed-role → role), case kept. */
+  /** The ARN mappings are matched against (assumed-role -> role), case kept. */
   canonicalArn: string;
   /** The 12-digit account that owns the principal. */
   accountId: string;

@@ -1,7 +1,7 @@
 /**
  * The one outbound request of verification: the presigned GetCallerIdentity GET
  * (docs/verification.md#the-sts-call and docs/verification.md#sts-answer; docs/security.md
- * cases 29–35).
+ * cases 29-35).
  *
  * The request is built here, not taken from the client: only `GET`, only the two headers the
  * verifier chooses (its own cluster ID and `accept: application/json`), no redirects, a

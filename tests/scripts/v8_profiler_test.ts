@@ -3,7 +3,9 @@ import {
   allocationSummary,
   type CpuProfile,
   type HeapProfile,
+  type LoadedScript,
   selfTimeSummary,
+  sourceFootprint,
   V8Profiler,
 } from "../../scripts/lib/v8_profiler.ts";
 import { freePort } from "../peers/ports.ts";
@@ -37,23 +39,31 @@ Deno.test("selfTimeSummary: frames by samples on top of the stack, paths shorten
 });
 
 /**
- * Runs `script` in a Deno process under the inspector, hands `use` a profiler connected to it,
+ * Runs `script` (a program, or a module file's URL) in a Deno process under the inspector, hands `use` a profiler connected to it,
  * and kills the process afterwards.
  */
 async function withInspectedScript(
-  script: string,
+  script: string | URL,
   use: (profiler: V8Profiler) => Promise<void>,
 ): Promise<void> {
   const port = freePort();
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", `--inspect=127.0.0.1:${port}`, "-"],
-    stdin: "piped",
+    // A URL names a module file to run; a string is the program, read from stdin.
+    args: [
+      "run",
+      "-A",
+      `--inspect=127.0.0.1:${port}`,
+      typeof script === "string" ? "-" : script.href,
+    ],
+    stdin: typeof script === "string" ? "piped" : "null",
     stdout: "null",
     stderr: "null",
   }).spawn();
-  const stdin = child.stdin.getWriter();
-  await stdin.write(new TextEncoder().encode(script));
-  await stdin.close();
+  if (typeof script === "string") {
+    const stdin = child.stdin.getWriter();
+    await stdin.write(new TextEncoder().encode(script));
+    await stdin.close();
+  }
   let profiler: V8Profiler | undefined;
   try {
     profiler = await V8Profiler.connect(port, 20_000);
@@ -133,4 +143,63 @@ Deno.test("V8Profiler.connect names the flag when nothing listens", async () => 
     () => V8Profiler.connect(freePort(), 300),
     /no V8 inspector on 127\.0\.0\.1:\d+: start the process with --inspect/,
   );
+});
+
+Deno.test("sourceFootprint: two bytes a character past Latin-1, inline maps and their URLs", () => {
+  const map = "data:application/json;base64,eyJ2ZXJzaW9uIjozfQ==";
+  const comment = `//# sourceMappingURL=${map}`;
+  const scripts: LoadedScript[] = [
+    // Latin-1 only (µ is U+00B5): one byte a character.
+    { url: "file:///p/a.ts", source: `/** 5 µs */ f();\n${comment}`, sourceMapURL: map },
+    // One arrow in a comment: the whole source, map included, at two bytes.
+    { url: "file:///p/b.ts", source: `/** a → b */ g();\n${comment}`, sourceMapURL: map },
+    // A plain JavaScript module: no map.
+    { url: "file:///p/c.js", source: "h();", sourceMapURL: "" },
+  ];
+  const f = sourceFootprint(scripts);
+  const a = scripts[0]!.source.length;
+  const b = scripts[1]!.source.length;
+  assert.equal(f.modules, 3);
+  assert.equal(f.chars, a + b + 4);
+  assert.deepEqual(f.twoByte, ["file:///p/b.ts"]);
+  assert.equal(f.bytes, a + 2 * b + 4);
+  assert.equal(f.inlineMapBytes, comment.length + 2 * comment.length);
+  assert.equal(f.mapUrlBytes, 2 * map.length);
+  // A map named by a file URL is not in the heap.
+  const external = sourceFootprint([{ ...scripts[2]!, sourceMapURL: "c.js.map" }]);
+  assert.equal(external.inlineMapBytes + external.mapUrlBytes, 0);
+});
+
+Deno.test("V8Profiler reads the sources and the heap of a live process", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      `${dir}/b.ts`,
+      "/** Maps a → b. */\nexport const b = (x: number): number => x + 1;\n",
+    );
+    await Deno.writeTextFile(
+      `${dir}/a.ts`,
+      'import { b } from "./b.ts";\nsetInterval(() => b(1), 1000);\n',
+    );
+    const root = new URL(`file://${dir}/`);
+    await withInspectedScript(new URL("a.ts", root), async (profiler) => {
+      const scripts = await profiler.loadedScripts((url) => url.startsWith(root.href));
+      assert.deepEqual(scripts.map((s) => s.url).sort(), [
+        new URL("a.ts", root).href,
+        new URL("b.ts", root).href,
+      ]);
+      const f = sourceFootprint(scripts);
+      // deno run transpiles both and appends an inline source map to each.
+      assert.deepEqual(f.twoByte, [new URL("b.ts", root).href]);
+      assert.ok(f.inlineMapBytes > 0 && f.inlineMapBytes < f.bytes, JSON.stringify(f));
+      assert.ok(f.mapUrlBytes > 0, JSON.stringify(f));
+      assert.ok(
+        scripts.every((s) => s.source.includes("setInterval") || s.source.includes("x + 1")),
+      );
+      const heap = await profiler.heapAfterGc();
+      assert.ok(heap.heapUsed > 1e6 && heap.heapUsed <= heap.heapTotal, JSON.stringify(heap));
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

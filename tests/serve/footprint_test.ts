@@ -56,3 +56,27 @@ Deno.test("server start loads prom-client file by file, and no Kubernetes, AWS S
     assert.deepEqual(npm.filter((s) => s.includes(pkg)), [], pkg);
   }
 });
+
+Deno.test("the modules token and server load at start are Latin-1, which V8 stores at one byte a character", async () => {
+  // One character above U+00FF, even in a JSDoc comment the emitted JavaScript keeps, makes V8
+  // store the module's whole source (and the inline source map `deno run` appends) at two
+  // bytes a character: 0.5 MB of an idle server's heap (docs/benchmarks.md#memory).
+  const graph = new Set([
+    ...await staticGraph("main.ts"),
+    ...await staticGraph("src/cli/token.ts"),
+    ...await staticGraph("src/cli/server.ts"),
+    ...await staticGraph("src/serve/mod.ts"),
+  ]);
+  const local = [...graph].filter((s) => s.startsWith("file://"));
+  assert.ok(local.some((s) => s.endsWith("/src/sign/mod.ts")), local.join("\n"));
+  assert.ok(local.some((s) => s.endsWith("/src/serve/handler.ts")), local.join("\n"));
+  const wide: string[] = [];
+  for (const specifier of local) {
+    const lines = (await Deno.readTextFile(new URL(specifier))).split("\n");
+    lines.forEach((line, i) => {
+      const c = [...line].find((ch) => ch.codePointAt(0)! > 0xff);
+      if (c !== undefined) wide.push(`${specifier.slice(ROOT.length + 7)}:${i + 1}: ${c}`);
+    });
+  }
+  assert.deepEqual(wide, [], "write these characters in ASCII (-> ... --)");
+});
