@@ -35,7 +35,14 @@
  * allocations with V8's sampling heap profiler, garbage included: the KB allocated per review
  * and the sites that allocate most, profile in `.state/bench/<scenario>.heapprofile`), `--trace-gc`
  * (V8's GC trace from the server into `.state/bench/gc.log`, and each scenario's collections and
- * their longest pauses in the report). Environment:
+ * their longest pauses in the report), `--sts-host HOST` (with `--sts tls|tls-http1`: the peer
+ * answers as the real STS host name HOST, e.g. `sts.us-east-1.amazonaws.com`, on 127.0.0.1:443
+ * with a certificate for it, and the tokens point at `https://HOST`; needs root or
+ * CAP_NET_BIND_SERVICE and HOST resolving to 127.0.0.1, e.g. a line in /etc/hosts for the run,
+ * checked before any load), `--go-tool PATH` (with `--sts-host`: run the Go tool's binary,
+ * `PATH server --config CONFIG`, instead of this server, trusting the peer's CA through
+ * `SSL_CERT_FILE`; the same load and figures, for a same-hour comparison: the Go tool verifies
+ * only tokens for AWS STS host names; docs/benchmarks.md#against-the-go-tool). Environment:
  * `BENCH_DENO_FLAGS` (replaces the V8 flags), `BENCH_SERVER_ENV` (`K=V;K2=V2`, extra server
  * environment).
  *
@@ -45,7 +52,7 @@
 import { parseArgs } from "node:util";
 import { DEFAULT_MAX_CACHED_TOKENS } from "../src/serve/review_cache.ts";
 import { startStsPeer } from "../tests/peers/sts_peer.ts";
-import { writeCaAndLeaf } from "../tests/peers/test_ca.ts";
+import { serverExt, writeCaAndLeaf, writeLeaf } from "../tests/peers/test_ca.ts";
 import { loadOrCreateKeyPair } from "../src/serve/mod.ts";
 import { mintTokens } from "./lib/mint_tokens.ts";
 import { cpuMicros, loadAverage, machineTicks, peakRssMb, rssMb } from "./lib/proc_stats.ts";
@@ -76,6 +83,8 @@ const { values } = parseArgs({
     profile: { type: "string" },
     "alloc-profile": { type: "string" },
     "trace-gc": { type: "boolean", default: false },
+    "go-tool": { type: "string" },
+    "sts-host": { type: "string" },
   },
 });
 const TRACE_GC = values["trace-gc"];
@@ -96,6 +105,19 @@ const STS_MODES = ["plain", "tls", "tls-http1"] as const;
 const STS_MODE = values.sts as (typeof STS_MODES)[number];
 if (!STS_MODES.includes(STS_MODE)) {
   throw new Error(`--sts must be one of ${STS_MODES.join(", ")}, not ${values.sts}`);
+}
+/** The Go tool's binary, benchmarked instead of this server (`--go-tool`). */
+const GO_TOOL = values["go-tool"];
+/** The AWS STS host name the peer answers for on 127.0.0.1:443 (`--sts-host`). */
+const STS_HOST = values["sts-host"];
+if (STS_HOST !== undefined && STS_MODE === "plain") {
+  throw new Error("--sts-host needs --sts tls or --sts tls-http1: STS host names are HTTPS only");
+}
+if (GO_TOOL !== undefined && (STS_HOST === undefined || REFERENCE)) {
+  throw new Error(
+    "--go-tool needs --sts-host (the Go tool calls only AWS STS host names, such as " +
+      "sts.us-east-1.amazonaws.com) and cannot be combined with --reference",
+  );
 }
 /** The checkout whose `main.ts` is benchmarked (this one by default). */
 const SERVER_ROOT = values["server-root"] === undefined
@@ -243,6 +265,7 @@ async function stsRoundTrip(
 
 /** Heap figures from the server's own /metrics (prom-client's process collectors). */
 async function heapFigures(metricsUrl: string, caFile: string): Promise<string> {
+  if (GO_TOOL !== undefined) return "(no V8 heap: the Go tool)";
   const out = await new Deno.Command("curl", {
     args: ["-sS", "--cacert", caFile, metricsUrl],
     stdout: "piped",
@@ -255,6 +278,28 @@ async function heapFigures(metricsUrl: string, caFile: string): Promise<string> 
   return `heap used ${get("nodejs_heap_size_used_bytes").toFixed(1)} MB of ` +
     `${get("nodejs_heap_size_total_bytes").toFixed(1)} MB, external ` +
     `${get("nodejs_external_memory_bytes").toFixed(1)} MB`;
+}
+
+/**
+ * Fails unless `host` resolves to the loopback address, where the peer listens on 443: the
+ * line `127.0.0.1 <host>` in /etc/hosts is the usual way. Checked by connecting the way the
+ * servers will (the system resolver), so a wrong entry cannot send the load to real AWS.
+ */
+async function checkStsHost(host: string, peer: { close(): Promise<void> }): Promise<void> {
+  let conn: Deno.TcpConn | undefined;
+  try {
+    conn = await Deno.connect({ hostname: host, port: 443 });
+    if (conn.remoteAddr.hostname === "127.0.0.1") return;
+    throw new Error(`${host} resolves to ${conn.remoteAddr.hostname}`);
+  } catch (e) {
+    await peer.close();
+    throw new Error(
+      `--sts-host ${host} must resolve to 127.0.0.1 (add "127.0.0.1 ${host}" to /etc/hosts ` +
+        `for the run): ${(e as Error).message}`,
+    );
+  } finally {
+    conn?.close();
+  }
 }
 
 async function main(): Promise<number> {
@@ -280,8 +325,26 @@ async function main(): Promise<number> {
     await Deno.mkdir(caDir, { recursive: true });
     const ca = await writeCaAndLeaf(caDir);
     tls = { cert: ca.cert, key: ca.key, http1Only: STS_MODE === "tls-http1" };
+    if (STS_HOST !== undefined) {
+      await writeLeaf(caDir, "host", `/CN=${STS_HOST}`, serverExt([`DNS:${STS_HOST}`]), 1);
+      const read = (f: string) => Deno.readTextFile(`${caDir}/${f}`);
+      tls = { ...tls, cert: await read("host.crt"), key: await read("host.key") };
+    }
   }
-  const peer = await startStsPeer({ principals, latencyMs: STS_LATENCY, tls });
+  const peer = await startStsPeer({
+    principals,
+    latencyMs: STS_LATENCY,
+    tls,
+    port: STS_HOST === undefined ? 0 : 443,
+  }).catch((e) => {
+    throw STS_HOST === undefined ? e : new Error(
+      `cannot serve the STS peer on 127.0.0.1:443 for --sts-host (it needs root or ` +
+        `CAP_NET_BIND_SERVICE): ${(e as Error).message}`,
+    );
+  });
+  // With --sts-host, tokens and servers use the real host name, which must lead to the peer.
+  const stsUrl = STS_HOST === undefined ? peer.url : `https://${STS_HOST}`;
+  if (STS_HOST !== undefined) await checkStsHost(STS_HOST, peer);
   // The reference reads the server's key pair as it is; make sure there is one (not timed).
   await loadOrCreateKeyPair({
     stateDir: `${STATE}/state`,
@@ -301,7 +364,7 @@ async function main(): Promise<number> {
   const tokens = await mintTokens(
     principals,
     Array.from({ length: seconds }, (_, s) => new Date(now - s * 1000)),
-    { clusterId: CLUSTER_ID, endpoint: peer.url },
+    { clusterId: CLUSTER_ID, endpoint: stsUrl },
   );
   const warmFile = `${STATE}/tokens-warmup.txt`;
   await Deno.writeTextFile(warmFile, tokens.slice(0, warmCount).join("\n") + "\n");
@@ -324,7 +387,10 @@ async function main(): Promise<number> {
   const configPath = `${STATE}/config.yaml`;
   await Deno.writeTextFile(
     configPath,
-    `clusterID: ${CLUSTER_ID}\nserver:\n  hostname: 127.0.0.1\n  port: 0\n  healthPort: 0\n` +
+    // The Go tool logs its configured port rather than the one it got, so it gets a free one.
+    `clusterID: ${CLUSTER_ID}\nserver:\n  hostname: 127.0.0.1\n  port: ${
+      GO_TOOL === undefined ? 0 : freePort()
+    }\n  healthPort: ${GO_TOOL === undefined ? 0 : freePort()}\n` +
       `  stateDir: ${STATE}/state\n  generateKubeconfig: ${STATE}/kubeconfig.yaml\n` +
       `  mapUsers:\n${users}`,
   );
@@ -337,6 +403,7 @@ async function main(): Promise<number> {
   if (TRACE_GC) await Deno.writeTextFile(GC_LOG, "");
   const server = await startServerProcess({
     entry: REFERENCE ? `${ROOT}scripts/bench/reference_server.ts` : `${SERVER_ROOT}main.ts`,
+    executable: GO_TOOL,
     denoConfig: REFERENCE ? `${ROOT}deno.json` : `${SERVER_ROOT}deno.json`,
     args: REFERENCE ? [`${STATE}/state`, CLUSTER_ID] : ["server", "--config", configPath],
     logPath: `${STATE}/server.log`,
@@ -344,9 +411,12 @@ async function main(): Promise<number> {
     denoFlags,
     readyTimeoutMs: 30_000,
     env: {
-      AWS_ENDPOINT_URL_STS: peer.url,
-      // The runtime's fetch trusts the peer's throwaway CA through DENO_CERT.
-      ...(tls ? { DENO_CERT: `${caDir}/ca.crt` } : {}),
+      // With --sts-host the servers call the token's own host, the real STS name.
+      ...(STS_HOST === undefined ? { AWS_ENDPOINT_URL_STS: peer.url } : {}),
+      // The runtime's fetch trusts the peer's throwaway CA through DENO_CERT, Go through
+      // SSL_CERT_FILE; the Go tool would also ask the EC2 metadata service for its region.
+      ...(tls ? { DENO_CERT: `${caDir}/ca.crt`, SSL_CERT_FILE: `${caDir}/ca.crt` } : {}),
+      ...(GO_TOOL === undefined ? {} : { AWS_EC2_METADATA_DISABLED: "true" }),
       AWS_REGION: "us-east-1",
       ...(Deno.env.get("BENCH_SERVER_ENV")
         ? Object.fromEntries(
@@ -421,6 +491,7 @@ async function main(): Promise<number> {
         "REFERENCE RUN: scripts/bench/reference_server.ts, not the authenticator (see its doc)",
       );
     }
+    if (GO_TOOL !== undefined) print(`GO TOOL RUN: ${GO_TOOL} server, not this server`);
     const transport = {
       plain: "plain HTTP/1.1",
       tls: "TLS (HTTP/2 or HTTP/1.1 by ALPN)",
@@ -428,7 +499,7 @@ async function main(): Promise<number> {
     }[STS_MODE];
     print(
       `server pid ${server.pid} on ${url}; STS peer latency ${STS_LATENCY} ms, served over ` +
-        transport,
+        transport + (STS_HOST === undefined ? "" : ` as ${STS_HOST}`),
     );
     const rssAtListen = await rssMb(server.pid);
     await new Promise((r) => setTimeout(r, 2_000));

@@ -30,6 +30,12 @@ export interface ServerProcessOptions {
   stdoutPath?: string;
   /** Environment of the child (added to this process's). */
   env?: Record<string, string>;
+  /**
+   * Another executable to run instead of `deno run <entry>`, with `args` after it (for example
+   * the Go tool's binary, `args` `["server", "--config", path]`): `entry`, `denoConfig` and
+   * `denoFlags` are then unused. Its log must have the same "listening on" line.
+   */
+  executable?: string;
   /** Deno flags before the script; default {@link SERVER_V8_FLAGS}. */
   denoFlags?: string;
   /** How long to wait for the "listening on" line; default 60 s. */
@@ -88,13 +94,9 @@ export async function startServerProcess(o: ServerProcessOptions): Promise<Serve
       "sh",
       o.logPath,
       o.stdoutPath ?? "/dev/null",
-      Deno.execPath(),
-      "run",
-      "-A",
-      "--config",
-      denoConfig,
-      ...flags,
-      o.entry,
+      ...(o.executable !== undefined
+        ? [o.executable]
+        : [Deno.execPath(), "run", "-A", "--config", denoConfig, ...flags, o.entry]),
       ...o.args,
     ],
     env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...o.env },
@@ -143,7 +145,9 @@ export async function startServerProcess(o: ServerProcessOptions): Promise<Serve
     if (exited || Date.now() > deadline) {
       await stop("SIGKILL");
       throw new Error(
-        `${o.entry} ${o.args.join(" ")} ${exited ? "exited" : "did not start"}; log:\n` +
+        `${o.executable ?? o.entry} ${o.args.join(" ")} ${
+          exited ? "exited" : "did not start"
+        }; log:\n` +
           log.split("\n").slice(-30).join("\n"),
       );
     }

@@ -1088,32 +1088,40 @@ async function startHttp1Tls(
   const https = await import("node:https");
   const server = https.createServer(
     { cert: tls.cert, key: tls.key, ALPNProtocols: ["http/1.1"] },
-    async (req, res) => {
-      const chunks: Uint8Array[] = [];
-      for await (const chunk of req) chunks.push(chunk as Uint8Array);
-      const headers = new Headers();
-      for (const [k, v] of Object.entries(req.headers)) {
-        if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(", ") : v);
-      }
-      const body = chunks.length === 0 ? undefined : new Blob(chunks as BlobPart[]);
-      const request = new Request(`https://${req.headers.host ?? hostname}${req.url}`, {
-        method: req.method,
-        headers,
-        body,
-      });
-      const response = await handle(
-        request,
-        `${req.socket.remoteAddress}:${req.socket.remotePort}`,
-      ) ?? new Response(null, { status: 500 });
-      const out = new Uint8Array(await response.arrayBuffer());
-      // With a declared length, as STS answers (node:http would otherwise send it chunked).
-      res.writeHead(response.status, {
-        ...Object.fromEntries(response.headers),
-        "content-length": String(out.byteLength),
-      });
-      res.end(out);
+    (req, res) => {
+      // A client that goes away mid-request rejects the body read ("aborted"): drop that
+      // exchange rather than let the rejection end the peer.
+      answer(req, res).catch(() => res.destroy());
     },
   );
+  async function answer(
+    req: import("node:http").IncomingMessage,
+    res: import("node:http").ServerResponse,
+  ): Promise<void> {
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of req) chunks.push(chunk as Uint8Array);
+    const headers = new Headers();
+    for (const [k, v] of Object.entries(req.headers)) {
+      if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(", ") : v);
+    }
+    const body = chunks.length === 0 ? undefined : new Blob(chunks as BlobPart[]);
+    const request = new Request(`https://${req.headers.host ?? hostname}${req.url}`, {
+      method: req.method,
+      headers,
+      body,
+    });
+    const response = await handle(
+      request,
+      `${req.socket.remoteAddress}:${req.socket.remotePort}`,
+    ) ?? new Response(null, { status: 500 });
+    const out = new Uint8Array(await response.arrayBuffer());
+    // With a declared length, as STS answers (node:http would otherwise send it chunked).
+    res.writeHead(response.status, {
+      ...Object.fromEntries(response.headers),
+      "content-length": String(out.byteLength),
+    });
+    res.end(out);
+  }
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, hostname, () => resolve());

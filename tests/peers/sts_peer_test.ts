@@ -707,6 +707,46 @@ Deno.test("with tls.http1Only the peer offers only HTTP/1.1 and counts the clien
   }
 });
 
+Deno.test("with tls.http1Only a client gone mid-request does not end the peer", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await writeCaAndLeaf(dir);
+    const peer = await startStsPeer({
+      principals: [ALICE],
+      tls: {
+        cert: await Deno.readTextFile(`${dir}/leaf.crt`),
+        key: await Deno.readTextFile(`${dir}/leaf.key`),
+        http1Only: true,
+      },
+    });
+    try {
+      const port = Number(new URL(peer.url).port);
+      // A POST that promises 100 bytes of body and hangs up after 5: the body read is aborted.
+      const conn = await Deno.connectTls({
+        hostname: "127.0.0.1",
+        port,
+        caCerts: [await Deno.readTextFile(`${dir}/ca.crt`)],
+      });
+      await conn.write(
+        new TextEncoder().encode(
+          "POST / HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: 100\r\n\r\nAction",
+        ),
+      );
+      await new Promise((r) => setTimeout(r, 100));
+      conn.close();
+      await new Promise((r) => setTimeout(r, 200));
+      // Still answering.
+      const url = await presign(peer, { ak: ALICE.accessKeyId, sk: ALICE.secretAccessKey }, "c1");
+      const after = await curlGet(url, `${dir}/ca.crt`, "--http1.1", "c1");
+      assert.equal(after.status, 200, after.text);
+    } finally {
+      await peer.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("connectionCount: requests on one kept-alive connection count once", async () => {
   const peer = await startStsPeer({ principals: [ALICE] });
   try {

@@ -62,6 +62,43 @@ Deno.test("startServerProcess: a server that cannot start fails with its log", a
   }
 });
 
+Deno.test("startServerProcess: another executable (the Go tool's binary) is run with the args, same readiness", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "aia-server-process-" });
+  try {
+    // Stands in for `aws-iam-authenticator server --config FILE`: logs like logrus, then serves.
+    const fake = `${dir}/fake-authenticator`;
+    await Deno.writeTextFile(
+      fake,
+      "#!/bin/sh\n" +
+        `[ "$1 $2" = "server --config" ] || { echo "unexpected args: $*" >&2; exit 2; }\n` +
+        `echo 'time="2026-01-01T00:00:00Z" level=info msg="listening on 127.0.0.1:4242"' >&2\n` +
+        "exec sleep 60\n",
+    );
+    await Deno.chmod(fake, 0o755);
+    const server = await startServerProcess({
+      entry: "/not/used/main.ts",
+      executable: fake,
+      args: ["server", "--config", `${dir}/config.yaml`],
+      logPath: `${dir}/server.log`,
+    });
+    assert.equal(server.address, "127.0.0.1:4242");
+    // exec'd by sh, then by the script: the pid is the serving process.
+    assert.match(await Deno.readTextFile(`/proc/${server.pid}/cmdline`), /^sleep\0/);
+    await server.stop("SIGTERM");
+    await assert.rejects(
+      startServerProcess({
+        entry: "/not/used/main.ts",
+        executable: fake,
+        args: ["version"],
+        logPath: `${dir}/server2.log`,
+      }),
+      /fake-authenticator version exited; log:\n[^]*unexpected args: version/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("mintTokens: one distinct token per principal per whole second", async () => {
   const p = (n: number) => ({ accessKeyId: `AKIAMINT${n}`, secretAccessKey: `s${n}` });
   const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s));
