@@ -28,6 +28,9 @@ import { startUntilReady } from "./lib/ready_process.ts";
 import { type SourceFootprint, sourceFootprint, V8Profiler } from "./lib/v8_profiler.ts";
 import { freePort } from "../tests/peers/ports.ts";
 
+/** The server's log line once it serves (not "listening on" alone: the inspector's has it too). */
+const SERVER_READY = 'msg="listening on';
+
 /** Resident memory of a process, in MiB: total, anonymous and file-backed. */
 export interface Rss {
   /** VmRSS. */
@@ -100,18 +103,12 @@ async function measure(
  * collections, the V8 heap and what the project's module sources take of it.
  */
 async function sourceBreakdown(
-  cmd: string[],
+  cmd: (extraFlags: string[]) => string[],
   root: string,
   env: Record<string, string>,
 ): Promise<{ heapUsed: number; sources: SourceFootprint }> {
   const port = freePort();
-  const [deno, run, ...rest] = cmd;
-  const child = await startUntilReady(
-    [deno!, run!, `--inspect=127.0.0.1:${port}`, ...rest],
-    // Not "listening on" alone: the inspector's own first line has it.
-    'msg="listening on',
-    { env },
-  );
+  const child = await startUntilReady(cmd([`--inspect=127.0.0.1:${port}`]), SERVER_READY, { env });
   try {
     const inspector = await V8Profiler.connect(port);
     try {
@@ -220,9 +217,10 @@ async function main(args: string[]): Promise<number> {
     if (!step.label.startsWith("  ")) previous = min;
   }
   const env = { AWS_REGION: "us-east-1", AWS_EC2_METADATA_DISABLED: "true", NO_COLOR: "1" };
-  const serverCmd = (config: string) => [
+  const serverCmd = (config: string, extraFlags: string[] = []) => [
     deno,
     "run",
+    ...extraFlags,
     ...flags,
     `${root}/main.ts`,
     "server",
@@ -232,14 +230,18 @@ async function main(args: string[]): Promise<number> {
   let denoCache: number[] = [];
   for (const [label, config] of [["3 mappings", small], ["500 mappings", big]] as const) {
     const seconds = settle > 0 ? [2, settle] : [2];
-    const rss = await repeat(() => measure(serverCmd(config), "listening on", seconds, env));
+    const rss = await repeat(() => measure(serverCmd(config), SERVER_READY, seconds, env));
     row(`\`main.ts server\`, ${label}, 2 s after start`, rss.map((r) => r.rss[0]!));
     if (settle > 0) row(`  the same after ${settle} s idle`, rss.map((r) => r.rss[1]!));
     if (config === small) denoCache = rss.map((r) => r.denoCache);
   }
   // What the rows above include that a `deno compile` binary does not have.
   const kb = (bytes: number) => `${Math.round(bytes / 1024)} KB`;
-  const { heapUsed, sources } = await sourceBreakdown(serverCmd(small), root, env);
+  const { heapUsed, sources } = await sourceBreakdown(
+    (extra) => serverCmd(small, extra),
+    root,
+    env,
+  );
   const deltas = [
     `\nOf the server's idle RSS (3 mappings), \`deno run\` only:\n`,
     `- the CLI's cache files (its SQLite caches, mapped): ${range(denoCache)} MB\n`,

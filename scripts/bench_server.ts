@@ -265,7 +265,6 @@ async function stsRoundTrip(
 
 /** Heap figures from the server's own /metrics (prom-client's process collectors). */
 async function heapFigures(metricsUrl: string, caFile: string): Promise<string> {
-  if (GO_TOOL !== undefined) return "(no V8 heap: the Go tool)";
   const out = await new Deno.Command("curl", {
     args: ["-sS", "--cacert", caFile, metricsUrl],
     stdout: "piped",
@@ -275,6 +274,8 @@ async function heapFigures(metricsUrl: string, caFile: string): Promise<string> 
   const get = (name: string) =>
     Number(text.match(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, "m"))?.[1] ?? NaN) /
     1048576;
+  // The reference forwarder has no /metrics, the Go tool's has no V8 heap.
+  if (Number.isNaN(get("nodejs_heap_size_used_bytes"))) return "(no heap figures on its /metrics)";
   return `heap used ${get("nodejs_heap_size_used_bytes").toFixed(1)} MB of ` +
     `${get("nodejs_heap_size_total_bytes").toFixed(1)} MB, external ` +
     `${get("nodejs_external_memory_bytes").toFixed(1)} MB`;
@@ -387,10 +388,7 @@ async function main(): Promise<number> {
   const configPath = `${STATE}/config.yaml`;
   await Deno.writeTextFile(
     configPath,
-    // The Go tool logs its configured port rather than the one it got, so it gets a free one.
-    `clusterID: ${CLUSTER_ID}\nserver:\n  hostname: 127.0.0.1\n  port: ${
-      GO_TOOL === undefined ? 0 : freePort()
-    }\n  healthPort: ${GO_TOOL === undefined ? 0 : freePort()}\n` +
+    `clusterID: ${CLUSTER_ID}\nserver:\n  hostname: 127.0.0.1\n  port: 0\n  healthPort: 0\n` +
       `  stateDir: ${STATE}/state\n  generateKubeconfig: ${STATE}/kubeconfig.yaml\n` +
       `  mapUsers:\n${users}`,
   );
@@ -414,9 +412,9 @@ async function main(): Promise<number> {
       // With --sts-host the servers call the token's own host, the real STS name.
       ...(STS_HOST === undefined ? { AWS_ENDPOINT_URL_STS: peer.url } : {}),
       // The runtime's fetch trusts the peer's throwaway CA through DENO_CERT, Go through
-      // SSL_CERT_FILE; the Go tool would also ask the EC2 metadata service for its region.
+      // SSL_CERT_FILE. No EC2 metadata service here (the Go tool asks it for its region).
       ...(tls ? { DENO_CERT: `${caDir}/ca.crt`, SSL_CERT_FILE: `${caDir}/ca.crt` } : {}),
-      ...(GO_TOOL === undefined ? {} : { AWS_EC2_METADATA_DISABLED: "true" }),
+      AWS_EC2_METADATA_DISABLED: "true",
       AWS_REGION: "us-east-1",
       ...(Deno.env.get("BENCH_SERVER_ENV")
         ? Object.fromEntries(

@@ -9,6 +9,7 @@
 
 import {
   type Identity,
+  readAllCapped,
   type SetDeadline,
   STSError,
   STSThrottling,
@@ -176,41 +177,19 @@ async function readCapped(
   const reader = body?.getReader();
   try {
     const bytes = await within(
-      reader === undefined ? req.bytes() : readChunks(reader, limit),
+      reader === undefined ? req.bytes() : readAllCapped(reader, limit),
       timeoutMs,
       setDeadline,
     );
-    // Only a Request built in memory can carry more than it declares; refuse it all the same.
-    if (bytes.byteLength > limit) throw new BodyTooLarge();
+    // A stream past the cap reads as undefined. Only a Request built in memory can carry more
+    // than it declares; refuse it all the same.
+    if (bytes === undefined || bytes.byteLength > limit) throw new BodyTooLarge();
     return bytes;
   } catch (err) {
     // Also ends a read still waiting for a client that stopped sending.
     await (reader ?? req.body)?.cancel().catch(() => {});
     throw err;
   }
-}
-
-/** Reads a body stream to its end, failing as soon as it grows past `limit` bytes. */
-async function readChunks(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-  limit: number,
-): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  while (true) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > limit) throw new BodyTooLarge();
-    chunks.push(value);
-  }
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
 }
 
 interface ParsedReview {

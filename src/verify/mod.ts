@@ -22,6 +22,7 @@ export {
 } from "./host_check.ts";
 export {
   identityFromResponse,
+  readAllCapped,
   type SetDeadline,
   stsErrorReason,
   type StsObserver,

@@ -132,21 +132,32 @@ async function readChunks(
   max: number,
 ): Promise<Uint8Array | undefined> {
   const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
   try {
-    while (true) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > max) {
-        await reader.cancel();
-        return undefined;
-      }
-      chunks.push(value);
-    }
+    const out = await readAllCapped(reader, max);
+    if (out === undefined) await reader.cancel();
+    return out;
   } finally {
     reader.releaseLock();
+  }
+}
+
+/**
+ * Reads a stream to its end into one buffer; `undefined` as soon as more than `max` bytes have
+ * arrived (the reader is left to the caller, to cancel or release). Shared by the STS client
+ * and the webhook's request body.
+ */
+export async function readAllCapped(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  max: number,
+): Promise<Uint8Array | undefined> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  while (true) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > max) return undefined;
+    chunks.push(value);
   }
   const out = new Uint8Array(total);
   let off = 0;
