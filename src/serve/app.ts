@@ -10,7 +10,7 @@
 import type { PartitionId } from "../aws/mod.ts";
 import { checkFileSafety, fileSafetyWarning, type ServerConfig } from "../config/mod.ts";
 import { createMapperChain, type MapperDeps } from "../map/mod.ts";
-import { DEFAULT_STS_TIMEOUT_MS, Verifier } from "../verify/mod.ts";
+import { createStsFetch, DEFAULT_STS_TIMEOUT_MS, type StsFetch, Verifier } from "../verify/mod.ts";
 import { DeadlineSweeper } from "./deadline_sweeper.ts";
 import { createHandler, DEFAULT_BODY_TIMEOUT_MS } from "./handler.ts";
 import type { ServerLogger } from "./logging.ts";
@@ -25,7 +25,10 @@ export interface AuthenticatorOptions {
   logger: ServerLogger;
   /** Environment lookup (`AWS_REGION`, `AWS_ENDPOINT_URL_STS`, ...); default `Deno.env.get`. */
   env?: (name: string) => string | undefined;
-  /** fetch for the STS calls (tests point it at a peer through `AWS_ENDPOINT_URL_STS`). */
+  /**
+   * fetch for the STS calls (tests point it at a peer through `AWS_ENDPOINT_URL_STS`); default
+   * an HTTP/1.1-only client of the server's own ({@link createStsFetch}).
+   */
   fetch?: typeof fetch;
   /** The metrics registry; a fresh one by default. */
   metrics?: ServerMetrics;
@@ -97,6 +100,8 @@ export async function startAuthenticator(
     metrics: metrics.mapper,
     ...options.mapperDeps,
   });
+  // Created only when no fetch is given, and closed with the server (or on a failed start).
+  let stsFetch: StsFetch | undefined;
   try {
     let region = options.region;
     if (region === undefined) {
@@ -130,7 +135,7 @@ export async function startAuthenticator(
       partition: config.partition as PartitionId,
       instanceRegion: region,
       stsEndpointOverride: override,
-      fetch: options.fetch,
+      fetch: options.fetch ?? (stsFetch = createStsFetch()).fetch,
       observer: metrics.sts,
       setDeadline: deadlines.set,
     });
@@ -167,12 +172,14 @@ export async function startAuthenticator(
       close() {
         closing ??= server.shutdown().then(() => {
           deadlines.stop();
+          stsFetch?.close();
           return chain.close();
         });
         return closing;
       },
     };
   } catch (err) {
+    stsFetch?.close();
     await chain.close();
     throw err;
   }

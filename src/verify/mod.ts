@@ -28,6 +28,7 @@ export {
   type StsObserver,
   timeoutDeadline,
 } from "./sts.ts";
+export { createStsFetch, type StsFetch, type StsFetchOptions } from "./sts_fetch.ts";
 export {
   type CheckedToken,
   MAX_FUTURE_SKEW_MS,

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { generateToken } from "../../src/sign/mod.ts";
 import { startStsPeer } from "../peers/sts_peer.ts";
+import { writeCaAndLeaf } from "../peers/test_ca.ts";
 import { httpsRequest, postTokenReview } from "../serve/https_client.ts";
 import { denoArgv } from "./_main.ts";
 
@@ -123,6 +124,55 @@ Deno.test("SIGTERM with reviews in flight: they finish with 200, then the server
     assert.match(server.stderr(), /server stopped/);
     // No token reached the logs.
     for (const t of tokens) assert.equal(server.stderr().includes(t.token), false);
+  } finally {
+    await peer.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("STS calls go over HTTP/1.1 on kept-alive connections even when the STS offers HTTP/2", async () => {
+  // Over HTTP/2 the runtime's client would send every call over one connection, where Nagle's
+  // algorithm (which it leaves on) holds a call back until the previous answer arrives.
+  const dir = await Deno.makeTempDir();
+  const { cert, key } = await writeCaAndLeaf(dir);
+  const peer = await startStsPeer({ principals: PRINCIPALS, latencyMs: 300, tls: { cert, key } });
+  try {
+    const config = await writeConfig(dir);
+    const server = spawnServer(["--config", config], {
+      AWS_ENDPOINT_URL_STS: peer.url,
+      AWS_REGION: "us-east-1",
+      DENO_CERT: `${dir}/ca.crt`,
+    });
+    try {
+      const [, port] = await server.waitFor(/listening on 127\.0\.0\.1:(\d+)/);
+      const ca = await Deno.readTextFile(`${dir}/state/cert.pem`);
+      const url = `https://127.0.0.1:${port}/authenticate`;
+      const batch = async () => {
+        const tokens = await Promise.all(PRINCIPALS.map((p) =>
+          generateToken({
+            clusterId: "cli-test",
+            credentials: p,
+            endpoint: peer.url,
+            signingRegion: "us-east-1",
+            now: new Date(),
+          })
+        ));
+        const results = await Promise.all(tokens.map((t) => postTokenReview(url, ca, t.token)));
+        assert.deepEqual(results.map((r) => r.status), PRINCIPALS.map(() => 200));
+      };
+      await batch();
+      // Six calls in flight at once over HTTP/1.1: one connection each (HTTP/2 would be one).
+      assert.equal(peer.requestCount, PRINCIPALS.length);
+      assert.equal(peer.connectionCount, PRINCIPALS.length);
+      // New tokens (the identity cache does not answer them): the same connections again.
+      await new Promise((r) => setTimeout(r, 1100));
+      await batch();
+      assert.equal(peer.requestCount, 2 * PRINCIPALS.length);
+      assert.equal(peer.connectionCount, PRINCIPALS.length);
+    } finally {
+      server.child.kill("SIGTERM");
+      await server.status;
+    }
   } finally {
     await peer.close();
     await Deno.remove(dir, { recursive: true });
