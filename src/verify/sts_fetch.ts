@@ -8,7 +8,7 @@
  * written while an earlier call's bytes are not yet acknowledged is held back until that
  * acknowledgement, which comes with the earlier call's answer: one whole STS round trip later.
  * Against an STS that offers HTTP/2, reviews at 4 connections took about 21 ms more than the STS
- * round trip (docs/benchmarks.md#sts-over-http11). Over HTTP/1.1 each call has a connection to
+ * round trip (docs/benchmarks.md#against-the-go-tool). Over HTTP/1.1 each call has a connection to
  * itself and leaves in one write, so Nagle never holds it, and the pool keeps the connections
  * open between calls. Against an STS that offers only HTTP/1.1, as AWS API endpoints generally
  * do, nothing changes.
