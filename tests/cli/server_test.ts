@@ -65,6 +65,19 @@ function spawnServer(args: string[], env: Record<string, string>, umask?: number
   };
 }
 
+/** One fresh token of each principal, for the STS at `endpoint`. */
+function tokensFor(endpoint: string) {
+  return Promise.all(PRINCIPALS.map((p) =>
+    generateToken({
+      clusterId: "cli-test",
+      credentials: p,
+      endpoint,
+      signingRegion: "us-east-1",
+      now: new Date(),
+    })
+  ));
+}
+
 async function writeConfig(dir: string, extra = ""): Promise<string> {
   const users = PRINCIPALS.map((p, i) =>
     `    - userarn: ${p.arn}\n      username: user${i}\n      groups: [devs]\n`
@@ -93,15 +106,7 @@ Deno.test("SIGTERM with reviews in flight: they finish with 200, then the server
     const ca = await Deno.readTextFile(`${dir}/state/cert.pem`);
     const url = `https://127.0.0.1:${port}/authenticate`;
 
-    const tokens = await Promise.all(PRINCIPALS.map((p) =>
-      generateToken({
-        clusterId: "cli-test",
-        credentials: p,
-        endpoint: peer.url,
-        signingRegion: "us-east-1",
-        now: new Date(),
-      })
-    ));
+    const tokens = await tokensFor(peer.url);
     const reviews = tokens.map((t) => postTokenReview(url, ca, t.token));
     // Wait until every review has reached the STS peer (each is then held there for 1.5 s).
     const deadline = Date.now() + 10_000;
@@ -148,15 +153,7 @@ Deno.test("STS calls go over HTTP/1.1 on kept-alive connections even when the ST
       const ca = await Deno.readTextFile(`${dir}/state/cert.pem`);
       const url = `https://127.0.0.1:${port}/authenticate`;
       const batch = async () => {
-        const tokens = await Promise.all(PRINCIPALS.map((p) =>
-          generateToken({
-            clusterId: "cli-test",
-            credentials: p,
-            endpoint: peer.url,
-            signingRegion: "us-east-1",
-            now: new Date(),
-          })
-        ));
+        const tokens = await tokensFor(peer.url);
         const results = await Promise.all(tokens.map((t) => postTokenReview(url, ca, t.token)));
         assert.deepEqual(results.map((r) => r.status), PRINCIPALS.map(() => 200));
       };

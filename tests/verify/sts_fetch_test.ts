@@ -103,3 +103,32 @@ Deno.test("the STS fetch passes the caller's options through and trusts only the
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("the STS fetch goes through the proxy HTTPS_PROXY names, as the global fetch does", async () => {
+  // A proxy that records the first line it is sent and hangs up.
+  const proxy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const lines: string[] = [];
+  const served = (async () => {
+    for await (const conn of proxy) {
+      const buf = new Uint8Array(1024);
+      const n = await conn.read(buf);
+      lines.push(new TextDecoder().decode(buf.subarray(0, n ?? 0)).split("\r\n")[0]!);
+      conn.close();
+    }
+  })();
+  const before = Deno.env.get("HTTPS_PROXY");
+  Deno.env.set("HTTPS_PROXY", `http://127.0.0.1:${(proxy.addr as Deno.NetAddr).port}`);
+  const sts = createStsFetch();
+  try {
+    await assert.rejects(
+      sts.fetch("https://sts.us-east-1.amazonaws.com/?Action=GetCallerIdentity"),
+    );
+    assert.deepEqual(lines, ["CONNECT sts.us-east-1.amazonaws.com:443 HTTP/1.1"]);
+  } finally {
+    sts.close();
+    if (before === undefined) Deno.env.delete("HTTPS_PROXY");
+    else Deno.env.set("HTTPS_PROXY", before);
+    proxy.close();
+    await served;
+  }
+});
