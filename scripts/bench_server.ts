@@ -42,7 +42,11 @@
  * checked before any load), `--go-tool PATH` (with `--sts-host`: run the Go tool's binary,
  * `PATH server --config CONFIG`, instead of this server, trusting the peer's CA through
  * `SSL_CERT_FILE`; the same load and figures, for a same-hour comparison: the Go tool verifies
- * only tokens for AWS STS host names; docs/benchmarks.md#against-the-go-tool). Environment:
+ * only tokens for AWS STS host names; docs/benchmarks.md#against-the-go-tool), `--client wrk|h2`
+ * (what sends the reviews: wrk over HTTP/1.1, a connection per review in flight, the default;
+ * or `scripts/bench/h2_load`, built with Go, over one HTTP/2 connection with the reviews in
+ * flight as concurrent streams, which is how kube-apiserver's token webhook client sends them;
+ * docs/benchmarks.md#over-http2-as-kube-apiserver-sends-them). Environment:
  * `BENCH_DENO_FLAGS` (replaces the V8 flags), `BENCH_SERVER_ENV` (`K=V;K2=V2`, extra server
  * environment).
  *
@@ -59,6 +63,7 @@ import { cpuMicros, loadAverage, machineTicks, peakRssMb, rssMb } from "./lib/pr
 import { SERVER_V8_FLAGS, startServerProcess } from "./lib/server_process.ts";
 import { allocationSummary, selfTimeSummary, V8Profiler } from "./lib/v8_profiler.ts";
 import { formatGcSummary, GC_TRACE_V8_FLAGS, summarizeGcTrace } from "./lib/gc_trace.ts";
+import { buildH2Load, runH2Load } from "./lib/h2_load.ts";
 import { freePort } from "../tests/peers/ports.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -85,6 +90,7 @@ const { values } = parseArgs({
     "trace-gc": { type: "boolean", default: false },
     "go-tool": { type: "string" },
     "sts-host": { type: "string" },
+    client: { type: "string", default: "wrk" },
   },
 });
 const TRACE_GC = values["trace-gc"];
@@ -106,6 +112,14 @@ const STS_MODE = values.sts as (typeof STS_MODES)[number];
 if (!STS_MODES.includes(STS_MODE)) {
   throw new Error(`--sts must be one of ${STS_MODES.join(", ")}, not ${values.sts}`);
 }
+const CLIENTS = ["wrk", "h2"] as const;
+/** What sends the reviews: wrk (HTTP/1.1, a connection each) or h2_load (HTTP/2, one connection). */
+const CLIENT = values.client as (typeof CLIENTS)[number];
+if (!CLIENTS.includes(CLIENT)) {
+  throw new Error(`--client must be one of ${CLIENTS.join(", ")}, not ${values.client}`);
+}
+const H2_LOAD = `${STATE}/h2_load`;
+const CLIENT_CPU = CLIENT === "h2" ? "h2_load CPU    " : "wrk CPU        ";
 /** The Go tool's binary, benchmarked instead of this server (`--go-tool`). */
 const GO_TOOL = values["go-tool"];
 /** The AWS STS host name the peer answers for on 127.0.0.1:443 (`--sts-host`). */
@@ -225,6 +239,62 @@ async function runWrk(
 }
 
 /**
+ * The same load as {@link runWrk} the way kube-apiserver sends it: h2_load, one HTTP/2
+ * connection with `connections` reviews in flight as concurrent streams.
+ */
+async function runH2(
+  url: string,
+  tokenFile: string,
+  connections: number,
+  seconds: number,
+): Promise<WrkResult> {
+  const busy0 = await machineTicks();
+  const { result: r, raw, args } = await runH2Load(H2_LOAD, {
+    url,
+    caFile: `${STATE}/state/cert.pem`,
+    tokenFile,
+    concurrency: connections,
+    seconds,
+  });
+  const busy1 = await machineTicks();
+  print(`  $ h2_load ${args.join(" ")}`);
+  if (r.protocol !== "HTTP/2.0" || r.connections !== 1) {
+    throw new Error(
+      `h2_load used ${r.connections} connection(s) over ${r.protocol}, not one HTTP/2 ` +
+        `connection:\n${raw}`,
+    );
+  }
+  return {
+    requests: r.requests,
+    cpuMicros: r.cpuMicros,
+    machineBusy: (busy1.busy - busy0.busy) / Math.max(1, busy1.total - busy0.total),
+    rps: r.rps,
+    p50: r.p50,
+    p99: r.p99,
+    non2xx: r.non2xx,
+    errors: r.errors === 0 ? "none" : `${r.errors} (the first: ${r.firstError})`,
+    raw,
+  };
+}
+
+/** How `n` reviews in flight are sent, in the report's words. */
+function inFlight(n: number): string {
+  return CLIENT === "h2" ? `${n} streams on one HTTP/2 connection` : `${n} connections`;
+}
+
+/** One scenario's load with the `--client` chosen. */
+function runLoad(
+  url: string,
+  tokenFile: string,
+  connections = CONNECTIONS,
+  seconds = DURATION,
+): Promise<WrkResult> {
+  return CLIENT === "h2"
+    ? runH2(url, tokenFile, connections, seconds)
+    : runWrk(url, tokenFile, connections, seconds);
+}
+
+/**
  * Throughput and p50/p99 of the STS peer on its own at `connections` for `seconds`: one
  * presigned URL, sent by wrk straight to the peer.
  */
@@ -312,6 +382,7 @@ async function main(): Promise<number> {
   }
   await Deno.mkdir(STATE, { recursive: true });
   await Deno.writeTextFile(`${STATE}/bench.lua`, LUA);
+  if (CLIENT === "h2") await buildH2Load(H2_LOAD);
 
   const principals = Array.from({ length: PRINCIPALS }, (_, i) => ({
     accessKeyId: `AKIABENCH${String(i).padStart(11, "0")}`,
@@ -506,7 +577,15 @@ async function main(): Promise<number> {
         (await rssMb(server.pid)).toFixed(1)
       } MB 2 s later`,
     );
-    print(`machine: ${navigator.hardwareConcurrency} CPUs (server, STS peer and wrk share them)`);
+    print(
+      `machine: ${navigator.hardwareConcurrency} CPUs (server, STS peer and ${
+        CLIENT === "h2" ? "h2_load" : "wrk"
+      } share them); reviews sent by ${
+        CLIENT === "h2"
+          ? "h2_load over one HTTP/2 connection, as kube-apiserver sends them"
+          : "wrk over HTTP/1.1, a connection each"
+      }`,
+    );
     print();
 
     // The STS round trip on its own: the peer's timer fires a little after the nominal latency,
@@ -522,7 +601,7 @@ async function main(): Promise<number> {
     print();
 
     if (WARMUP > 0) {
-      const warm = await runWrk(url, warmFile, CONNECTIONS, WARMUP);
+      const warm = await runLoad(url, warmFile, CONNECTIONS, WARMUP);
       print(
         `warm-up: ${warm.requests} distinct tokens in ${WARMUP} s (the identity cache keeps ` +
           `at most ${DEFAULT_MAX_CACHED_TOKENS.toLocaleString("en-US")}), not reported below`,
@@ -530,14 +609,14 @@ async function main(): Promise<number> {
       print();
     }
 
-    print(`1. distinct valid tokens (every review calls STS), ${CONNECTIONS} connections:`);
+    print(`1. distinct valid tokens (every review calls STS), ${inFlight(CONNECTIONS)}:`);
     const caFile = `${STATE}/state/cert.pem`;
     const metricsUrl = url.replace(/\/authenticate$/, "/metrics");
     const stsBefore = peer.requestCount;
     const conns0 = peer.connectionCount;
     const cpu0 = await cpuMicros(server.pid);
     const peerCpu0 = await cpuMicros(Deno.pid);
-    const miss = await scenario("distinct", () => runWrk(url, distinctFile));
+    const miss = await scenario("distinct", () => runLoad(url, distinctFile));
     const missCpu = (await cpuMicros(server.pid) - cpu0) / miss.requests;
     const peerCpu = (await cpuMicros(Deno.pid) - peerCpu0) /
       Math.max(1, peer.requestCount - stsBefore);
@@ -575,7 +654,7 @@ async function main(): Promise<number> {
         (missCpu / Math.max(1, peerCpu)).toFixed(2)
       } µs of server per µs of the peer's check`,
     );
-    print(`  wrk CPU         ${(miss.cpuMicros / miss.requests).toFixed(0)} µs per review`);
+    print(`  ${CLIENT_CPU} ${(miss.cpuMicros / miss.requests).toFixed(0)} µs per review`);
     print(
       `  machine         ${
         (miss.machineBusy * 100).toFixed(0)
@@ -591,7 +670,9 @@ async function main(): Promise<number> {
     );
     print();
 
-    print(`2. distinct valid tokens at low concurrency (4 connections): the server's own overhead`);
+    print(
+      `2. distinct valid tokens at low concurrency (${inFlight(4)}): the server's own overhead`,
+    );
     // The baseline is the peer alone at the same concurrency, for as long as the scenario and
     // right before it: a p99 of a few seconds of samples moved by ±2 ms from run to run, as
     // much as the overhead it was meant to show.
@@ -600,7 +681,7 @@ async function main(): Promise<number> {
       `  STS peer alone  p50 ${stsAlone.p50.toFixed(2)} ms, p99 ${stsAlone.p99.toFixed(2)} ms ` +
         `(4 connections, ${DURATION} s, just before)`,
     );
-    const quiet = await scenario("quiet", () => runWrk(url, quietFile, 4));
+    const quiet = await scenario("quiet", () => runLoad(url, quietFile, 4));
     print(`  throughput      ${quiet.rps.toFixed(0)} reviews/s (${quiet.requests} reviews)`);
     print(`  latency         p50 ${quiet.p50.toFixed(2)} ms, p99 ${quiet.p99.toFixed(2)} ms`);
     print(
@@ -615,7 +696,7 @@ async function main(): Promise<number> {
     print(`3. repeated tokens (${CONNECTIONS} tokens, answered from the identity cache):`);
     const stsBefore2 = peer.requestCount;
     const cpu1 = await cpuMicros(server.pid);
-    const hit = await scenario("repeated", () => runWrk(url, repeatedFile));
+    const hit = await scenario("repeated", () => runLoad(url, repeatedFile));
     const hitCpu = (await cpuMicros(server.pid) - cpu1) / hit.requests;
     print(`  throughput      ${hit.rps.toFixed(0)} reviews/s (${hit.requests} reviews)`);
     print(`  latency         p50 ${hit.p50.toFixed(2)} ms, p99 ${hit.p99.toFixed(2)} ms`);
@@ -629,7 +710,7 @@ async function main(): Promise<number> {
         (1e6 / hitCpu).toFixed(0)
       } reviews/s per core)`,
     );
-    print(`  wrk CPU         ${(hit.cpuMicros / hit.requests).toFixed(0)} µs per review`);
+    print(`  ${CLIENT_CPU} ${(hit.cpuMicros / hit.requests).toFixed(0)} µs per review`);
     print(
       `  machine         ${
         (hit.machineBusy * 100).toFixed(0)

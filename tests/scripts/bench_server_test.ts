@@ -36,3 +36,7 @@ Deno.test("bench:server refuses --go-tool without --sts-host, and --sts-host ove
     /cannot be combined with --reference/,
   );
 });
+
+Deno.test("bench:server refuses an unknown --client", async () => {
+  assert.match(await benchArgsError(["--client", "h3"]), /--client must be one of wrk, h2, not h3/);
+});

@@ -1,0 +1,3 @@
+module h2_load
+
+go 1.26.8
