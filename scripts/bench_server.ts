@@ -44,7 +44,7 @@
  * `SSL_CERT_FILE`; the same load and figures, for a same-hour comparison: the Go tool verifies
  * only tokens for AWS STS host names; docs/benchmarks.md#against-the-go-tool), `--client wrk|h2`
  * (what sends the reviews: wrk over HTTP/1.1, a connection per review in flight, the default;
- * or `scripts/bench/h2_load`, built with Go, over one HTTP/2 connection with the reviews in
+ * or `scripts/bench/h2_load` (built by scripts/kube/build.sh), over one HTTP/2 connection with the reviews in
  * flight as concurrent streams, which is how kube-apiserver's token webhook client sends them;
  * docs/benchmarks.md#over-http2-as-kube-apiserver-sends-them). Environment:
  * `BENCH_DENO_FLAGS` (replaces the V8 flags), `BENCH_SERVER_ENV` (`K=V;K2=V2`, extra server
@@ -63,7 +63,7 @@ import { cpuMicros, loadAverage, machineTicks, peakRssMb, rssMb } from "./lib/pr
 import { SERVER_V8_FLAGS, startServerProcess } from "./lib/server_process.ts";
 import { allocationSummary, selfTimeSummary, V8Profiler } from "./lib/v8_profiler.ts";
 import { formatGcSummary, GC_TRACE_V8_FLAGS, summarizeGcTrace } from "./lib/gc_trace.ts";
-import { buildH2Load, runH2Load } from "./lib/h2_load.ts";
+import { ensureH2Load, h2LoadArgs, h2LoadPath, runH2Load } from "./lib/h2_load.ts";
 import { freePort } from "../tests/peers/ports.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -118,7 +118,7 @@ const CLIENT = values.client as (typeof CLIENTS)[number];
 if (!CLIENTS.includes(CLIENT)) {
   throw new Error(`--client must be one of ${CLIENTS.join(", ")}, not ${values.client}`);
 }
-const H2_LOAD = `${STATE}/h2_load`;
+const H2_LOAD = h2LoadPath((name) => Deno.env.get(name));
 const CLIENT_CPU = CLIENT === "h2" ? "h2_load CPU    " : "wrk CPU        ";
 /** The Go tool's binary, benchmarked instead of this server (`--go-tool`). */
 const GO_TOOL = values["go-tool"];
@@ -167,9 +167,10 @@ function request()
 end
 `;
 
-interface WrkResult {
+/** What one scenario's load gave, whichever client sent it. */
+interface LoadResult {
   requests: number;
-  /** wrk's own CPU time (user + system), in microseconds. */
+  /** The load client's own CPU time (user + system), in microseconds. */
   cpuMicros: number;
   /** Share of all CPUs busy during the run, from /proc/stat. */
   machineBusy: number;
@@ -186,12 +187,15 @@ function parseMs(v: string, unit: string): number {
   return unit === "us" ? n / 1000 : unit === "s" ? n * 1000 : unit === "m" ? n * 60_000 : n;
 }
 
+/** What a load client reports; {@link runLoad} adds how busy the machine was. */
+type ClientResult = Omit<LoadResult, "machineBusy">;
+
 async function runWrk(
   url: string,
   tokenFile: string,
-  connections = CONNECTIONS,
-  seconds = DURATION,
-): Promise<WrkResult> {
+  connections: number,
+  seconds: number,
+): Promise<ClientResult> {
   const threads = Math.min(THREADS, connections);
   const args = [
     `-t${threads}`,
@@ -207,13 +211,11 @@ async function runWrk(
   ];
   print(`  $ wrk ${args.join(" ")}`);
   // Run through sh so wrk's CPU time shows up in the shell's cutime/cstime once it is reaped.
-  const busy0 = await machineTicks();
   const out = await new Deno.Command("sh", {
     args: ["-c", 'wrk "$@"; rc=$?; cat /proc/$$/stat >&2; exit $rc', "sh", ...args],
     stdout: "piped",
     stderr: "piped",
   }).output();
-  const busy1 = await machineTicks();
   const stderr = new TextDecoder().decode(out.stderr);
   const raw = new TextDecoder().decode(out.stdout) + stderr.replace(/^\d+ \(sh\).*\n?$/m, "");
   if (!out.success) throw new Error(`wrk failed:\n${raw}`);
@@ -228,7 +230,6 @@ async function runWrk(
   return {
     requests,
     cpuMicros,
-    machineBusy: (busy1.busy - busy0.busy) / Math.max(1, busy1.total - busy0.total),
     rps: Number(raw.match(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? NaN),
     p50: pct("50"),
     p99: pct("99"),
@@ -247,17 +248,16 @@ async function runH2(
   tokenFile: string,
   connections: number,
   seconds: number,
-): Promise<WrkResult> {
-  const busy0 = await machineTicks();
-  const { result: r, raw, args } = await runH2Load(H2_LOAD, {
+): Promise<ClientResult> {
+  const options = {
     url,
     caFile: `${STATE}/state/cert.pem`,
     tokenFile,
     concurrency: connections,
     seconds,
-  });
-  const busy1 = await machineTicks();
-  print(`  $ h2_load ${args.join(" ")}`);
+  };
+  print(`  $ h2_load ${h2LoadArgs(options).join(" ")}`);
+  const { result: r, raw } = await runH2Load(H2_LOAD, options);
   if (r.protocol !== "HTTP/2.0" || r.connections !== 1) {
     throw new Error(
       `h2_load used ${r.connections} connection(s) over ${r.protocol}, not one HTTP/2 ` +
@@ -267,7 +267,6 @@ async function runH2(
   return {
     requests: r.requests,
     cpuMicros: r.cpuMicros,
-    machineBusy: (busy1.busy - busy0.busy) / Math.max(1, busy1.total - busy0.total),
     rps: r.rps,
     p50: r.p50,
     p99: r.p99,
@@ -282,16 +281,20 @@ function inFlight(n: number): string {
   return CLIENT === "h2" ? `${n} streams on one HTTP/2 connection` : `${n} connections`;
 }
 
-/** One scenario's load with the `--client` chosen. */
-function runLoad(
+/** One scenario's load with the `--client` chosen, and how busy the machine was meanwhile. */
+async function runLoad(
   url: string,
   tokenFile: string,
   connections = CONNECTIONS,
   seconds = DURATION,
-): Promise<WrkResult> {
-  return CLIENT === "h2"
-    ? runH2(url, tokenFile, connections, seconds)
-    : runWrk(url, tokenFile, connections, seconds);
+): Promise<LoadResult> {
+  const busy0 = await machineTicks();
+  const result = await (CLIENT === "h2" ? runH2 : runWrk)(url, tokenFile, connections, seconds);
+  const busy1 = await machineTicks();
+  return {
+    ...result,
+    machineBusy: (busy1.busy - busy0.busy) / Math.max(1, busy1.total - busy0.total),
+  };
 }
 
 /**
@@ -382,7 +385,7 @@ async function main(): Promise<number> {
   }
   await Deno.mkdir(STATE, { recursive: true });
   await Deno.writeTextFile(`${STATE}/bench.lua`, LUA);
-  if (CLIENT === "h2") await buildH2Load(H2_LOAD);
+  if (CLIENT === "h2") await ensureH2Load();
 
   const principals = Array.from({ length: PRINCIPALS }, (_, i) => ({
     accessKeyId: `AKIABENCH${String(i).padStart(11, "0")}`,
@@ -721,8 +724,8 @@ async function main(): Promise<number> {
         (await peakRssMb(server.pid)).toFixed(1)
       } MB (whole run); ${await heapFigures(metricsUrl, caFile)}`,
     );
-    await Deno.writeTextFile(`${STATE}/wrk-distinct.txt`, miss.raw);
-    await Deno.writeTextFile(`${STATE}/wrk-repeated.txt`, hit.raw);
+    await Deno.writeTextFile(`${STATE}/${CLIENT}-distinct.txt`, miss.raw);
+    await Deno.writeTextFile(`${STATE}/${CLIENT}-repeated.txt`, hit.raw);
     return 0;
   } finally {
     profiler?.close();

@@ -4,7 +4,7 @@
  *
  * It checks that the programs the suite runs are installed, and when one is missing it names
  * each with what to install and exits 1 before anything runs. Then it makes sure the binaries
- * built from source by `scripts/kube/build.sh` (etcd, kube-apiserver, actionlint) are in the cache
+ * built from source by `scripts/kube/build.sh` (etcd, kube-apiserver, actionlint, h2_load) are in the cache
  * (`$AIA_E2E_CACHE/bin`, default `~/.cache/aws-iam-authenticator-e2e/bin`) for the versions that
  * script pins; when one is not, it runs that script, whose progress (each step, the time since
  * it started, where the binaries go) goes straight to the terminal. Go (>= 1.23) is only needed
@@ -15,6 +15,7 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
 import { join, resolve } from "node:path";
 import { writeText } from "./build_info.ts";
 
@@ -81,12 +82,28 @@ export const MIN_GO_MINOR = 23;
 /** Where build.sh itself looks for Go when neither `GO` nor PATH names one. */
 export const GO_FALLBACKS: readonly string[] = ["/usr/local/go/bin/go"];
 
-/** A binary build.sh makes, with the variable in build.sh that pins its version. */
+/**
+ * A binary build.sh makes, with the variable in build.sh that pins its version; h2_load, built
+ * from this repository, has its source digest instead ({@link h2LoadVersion}).
+ */
 const BUILT = [
   { name: "etcd", variable: "ETCD_VERSION" },
   { name: "kube-apiserver", variable: "KUBE_VERSION" },
   { name: "actionlint", variable: "ACTIONLINT_VERSION" },
+  { name: "h2_load", variable: undefined },
 ] as const;
+
+const H2_LOAD_SOURCE = new URL("./bench/h2_load/", import.meta.url).pathname;
+
+/**
+ * The version stamp build.sh gives h2_load: `sha256-` and the first 16 hex digits of the SHA-256
+ * of its go.mod followed by its main.go (build.sh: `cat go.mod main.go | sha256sum`).
+ */
+export function h2LoadVersion(): string {
+  const hash = createHash("sha256");
+  for (const file of ["go.mod", "main.go"]) hash.update(Deno.readFileSync(H2_LOAD_SOURCE + file));
+  return `sha256-${hash.digest("hex").slice(0, 16)}`;
+}
 
 /** What the set-up reads from, and writes to; tests replace these. */
 export interface SetupDeps {
@@ -120,6 +137,10 @@ export function pinnedVersions(
 ): Record<string, string> {
   const out: Record<string, string> = {};
   for (const { name, variable } of BUILT) {
+    if (variable === undefined) {
+      out[name] = h2LoadVersion();
+      continue;
+    }
     const m = new RegExp(`^${variable}="\\$\\{${variable}:-([^}]+)\\}"$`, "m").exec(script);
     if (!m) {
       throw new Error(
@@ -295,10 +316,14 @@ export async function setup(suite: Suite, deps: SetupDeps): Promise<number> {
     return 0;
   }
 
+  const fetched = stale.filter((n) => n !== "h2_load");
   deps.out(
-    `test setup: building ${described(stale)} from source through the Go module proxy ` +
-      `(scripts/kube/build.sh) into ${binDir}. The first build takes 5 to 8 minutes on 2 ` +
-      `cores; later runs reuse it.\n`,
+    fetched.length > 0
+      ? `test setup: building ${described(stale)} from source through the Go module proxy ` +
+        `(scripts/kube/build.sh) into ${binDir}. The first build takes 5 to 8 minutes on 2 ` +
+        `cores; later runs reuse it.\n`
+      : `test setup: building ${described(stale)} from scripts/bench/h2_load ` +
+        `(scripts/kube/build.sh) into ${binDir}; under a minute.\n`,
   );
   const code = await deps.build((go as { path: string }).path);
   const still = await staleBinaries(binDir, versions);

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Builds, from source through the Go module proxy, the programs the test suites run: the real
-# kube-apiserver and etcd (tests that start a Kubernetes API, and tests/e2e/) and actionlint (the
-# GitHub Actions workflow check in tests/scripts/). `deno task test` and `deno task e2e` run it
-# through scripts/test_setup.ts when a binary is missing; it can also be run by hand.
+# kube-apiserver and etcd (tests that start a Kubernetes API, and tests/e2e/), actionlint (the
+# GitHub Actions workflow check in tests/scripts/) and h2_load (this repository's own HTTP/2 load
+# client in scripts/bench/h2_load, for `deno task bench:server --client h2` and its test).
+# `deno task test` and `deno task e2e` run it through scripts/test_setup.ts when a binary is
+# missing; it can also be run by hand. With arguments it builds only the binaries named
+# (`build.sh h2_load`).
 #
 # Binaries land in ${AIA_E2E_CACHE:-~/.cache/aws-iam-authenticator-e2e}/bin and are rebuilt only
 # when missing or built for another version (a .version stamp beside each), so running this twice
@@ -23,6 +26,8 @@
 #                  than Kubernetes 1.32 does, so Go >= 1.23 builds both).
 #   ACTIONLINT_VERSION  github.com/rhysd/actionlint tag (default: the newest that Go 1.23 builds;
 #                  later releases ask for Go 1.24+).
+#   (h2_load has no version to pin: its stamp is the SHA-256 of its go.mod and main.go, the same
+#   digest scripts/test_setup.ts computes, so an edited source is rebuilt.)
 #   BUILD_JOBS     parallel package builds (default 2: CI machines and dev boxes are shared).
 #   GO             go binary (default: go on PATH, else /usr/local/go/bin/go).
 set -euo pipefail
@@ -31,6 +36,8 @@ KUBE_VERSION="${KUBE_VERSION:-v1.32.13}"
 ETCD_VERSION="${ETCD_VERSION:-v3.5.21}"
 ACTIONLINT_VERSION="${ACTIONLINT_VERSION:-v1.7.7}"
 BUILD_JOBS="${BUILD_JOBS:-2}"
+H2_LOAD_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/../bench/h2_load" && pwd)"
+H2_LOAD_VERSION="sha256-$(cat "$H2_LOAD_SRC/go.mod" "$H2_LOAD_SRC/main.go" | sha256sum | cut -c1-16)"
 CACHE_DIR="${AIA_E2E_CACHE:-$HOME/.cache/aws-iam-authenticator-e2e}"
 BIN_DIR="$CACHE_DIR/bin"
 BUILD_DIR="$CACHE_DIR/build"
@@ -209,11 +216,32 @@ build_actionlint() {
   log "actionlint: built in $(($(date +%s) - t0))s -> $BIN_DIR/actionlint"
 }
 
-build_etcd
-build_kube_apiserver
-build_actionlint
+build_h2_load() {
+  if stamp_ok h2_load "$H2_LOAD_VERSION"; then
+    log "h2_load $H2_LOAD_VERSION already built: $BIN_DIR/h2_load"
+    return
+  fi
+  local t0
+  t0=$(date +%s)
+  log "h2_load: compiling $H2_LOAD_SRC (Go standard library only)"
+  (cd "$H2_LOAD_SRC" && GOWORK=off compile h2_load "$BIN_DIR/h2_load.tmp" -ldflags "$LDFLAGS_BASE" .)
+  mv "$BIN_DIR/h2_load.tmp" "$BIN_DIR/h2_load"
+  echo "$H2_LOAD_VERSION" >"$BIN_DIR/h2_load.version"
+  log "h2_load: built in $(($(date +%s) - t0))s -> $BIN_DIR/h2_load"
+}
 
-"$BIN_DIR/etcd" --version | sed -n 1p | sed 's/^/[kube-build] /'
-"$BIN_DIR/kube-apiserver" --version | sed 's/^/[kube-build] /'
-"$BIN_DIR/actionlint" -version | sed -n 1p | sed 's/^/[kube-build] actionlint /'
+targets=("$@")
+[[ ${#targets[@]} -gt 0 ]] || targets=(etcd kube-apiserver actionlint h2_load)
+for target in "${targets[@]}"; do
+  case "$target" in
+    etcd) build_etcd; "$BIN_DIR/etcd" --version | sed -n 1p | sed 's/^/[kube-build] /' ;;
+    kube-apiserver) build_kube_apiserver; "$BIN_DIR/kube-apiserver" --version | sed 's/^/[kube-build] /' ;;
+    actionlint) build_actionlint; "$BIN_DIR/actionlint" -version | sed -n 1p | sed 's/^/[kube-build] actionlint /' ;;
+    h2_load) build_h2_load ;;
+    *)
+      echo "build.sh: unknown binary '$target' (etcd, kube-apiserver, actionlint, h2_load)" >&2
+      exit 2
+      ;;
+  esac
+done
 log "done in $(($(date +%s) - start_all))s; binaries in $BIN_DIR"

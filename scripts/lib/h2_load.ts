@@ -8,9 +8,10 @@
  * @module
  */
 
-import { findGo, GO_FALLBACKS } from "../test_setup.ts";
+import { join } from "node:path";
+import { cacheBinDir } from "../test_setup.ts";
 
-const SOURCE = new URL("../bench/h2_load/", import.meta.url).pathname;
+const BUILD_SH = new URL("../kube/build.sh", import.meta.url).pathname;
 
 /** What one run reports (latencies in milliseconds, CPU in microseconds). */
 export interface H2LoadResult {
@@ -46,30 +47,34 @@ export interface H2LoadOptions {
   seconds: number;
 }
 
-/** Builds h2_load into `dest` with the Go toolchain the test setup finds. */
-export async function buildH2Load(dest: string): Promise<void> {
-  const go = await findGo({ env: (name) => Deno.env.get(name), goFallbacks: GO_FALLBACKS });
-  if (!("path" in go)) throw new Error(`cannot build scripts/bench/h2_load: ${go.problem}`);
-  const out = await new Deno.Command(go.path, {
-    args: ["build", "-o", dest, "."],
-    cwd: SOURCE,
-    env: { GOWORK: "off", GOTOOLCHAIN: "local" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) {
-    throw new Error(
-      `go build of scripts/bench/h2_load failed:\n${new TextDecoder().decode(out.stderr)}`,
-    );
-  }
+/**
+ * Where scripts/kube/build.sh puts h2_load, beside the other binaries the tests build
+ * (`deno task test`'s set-up builds it when it is missing or older than its source).
+ */
+export function h2LoadPath(env: (name: string) => string | undefined): string {
+  return join(cacheBinDir(env), "h2_load");
 }
 
-/** Runs the built h2_load once; `raw` is its output, for the report's files. */
-export async function runH2Load(
-  binary: string,
-  o: H2LoadOptions,
-): Promise<{ result: H2LoadResult; raw: string; args: string[] }> {
-  const args = [
+/**
+ * Builds h2_load if it is missing or older than its source (`build.sh h2_load`, its progress on
+ * the terminal; a no-op once built) and returns its path.
+ */
+export async function ensureH2Load(): Promise<string> {
+  const status = await new Deno.Command("bash", {
+    args: [BUILD_SH, "h2_load"],
+    stdin: "null",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn().status;
+  if (!status.success) {
+    throw new Error(`scripts/kube/build.sh h2_load failed (exit ${status.code}); see above`);
+  }
+  return h2LoadPath((name) => Deno.env.get(name));
+}
+
+/** h2_load's command-line arguments for `o`. */
+export function h2LoadArgs(o: H2LoadOptions): string[] {
+  return [
     "-url",
     o.url,
     "-ca",
@@ -81,9 +86,21 @@ export async function runH2Load(
     "-duration",
     `${o.seconds}s`,
   ];
-  const out = await new Deno.Command(binary, { args, stdout: "piped", stderr: "piped" }).output();
+}
+
+/** Runs the built h2_load once; `raw` is its output, for the report's files. */
+export async function runH2Load(
+  binary: string,
+  o: H2LoadOptions,
+): Promise<{ result: H2LoadResult; raw: string }> {
+  const out = await new Deno.Command(binary, {
+    args: h2LoadArgs(o),
+    stdout: "piped",
+    stderr: "piped",
+  })
+    .output();
   const stdout = new TextDecoder().decode(out.stdout);
   const raw = stdout + new TextDecoder().decode(out.stderr);
   if (!out.success) throw new Error(`h2_load failed:\n${raw}`);
-  return { result: JSON.parse(stdout) as H2LoadResult, raw, args };
+  return { result: JSON.parse(stdout) as H2LoadResult, raw };
 }

@@ -1,12 +1,13 @@
 import { strict as assert } from "node:assert";
-import { buildH2Load, runH2Load } from "../../scripts/lib/h2_load.ts";
+import { h2LoadPath, runH2Load } from "../../scripts/lib/h2_load.ts";
 import { writeCaAndLeaf } from "../peers/test_ca.ts";
+
+/** Built by `deno task test`'s set-up (scripts/kube/build.sh), like kube-apiserver. */
+const H2_LOAD = h2LoadPath((name) => Deno.env.get(name));
 
 Deno.test("h2_load sends each token's review over one HTTP/2 connection and counts what came back", async () => {
   const dir = await Deno.makeTempDir();
   const { cert, key } = await writeCaAndLeaf(dir);
-  const binary = `${dir}/h2_load`;
-  await buildH2Load(binary);
   await Deno.writeTextFile(`${dir}/tokens.txt`, "tok-a\ntok-b\ntok-deny\n");
   const seen = new Map<string, number>();
   let withHost = 0;
@@ -27,7 +28,7 @@ Deno.test("h2_load sends each token's review over one HTTP/2 connection and coun
       : Response.json({ status: { authenticated: true } });
   });
   try {
-    const { result } = await runH2Load(binary, {
+    const { result } = await runH2Load(H2_LOAD, {
       url: `https://127.0.0.1:${server.addr.port}/authenticate`,
       caFile: `${dir}/ca.crt`,
       tokenFile: `${dir}/tokens.txt`,
@@ -55,10 +56,8 @@ Deno.test("h2_load sends each token's review over one HTTP/2 connection and coun
 Deno.test("h2_load refuses to run without its required options", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const binary = `${dir}/h2_load`;
-    await buildH2Load(binary);
     await assert.rejects(
-      runH2Load(binary, {
+      runH2Load(H2_LOAD, {
         url: "",
         caFile: `${dir}/none.pem`,
         tokenFile: `${dir}/none.txt`,

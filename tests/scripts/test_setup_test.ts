@@ -4,10 +4,12 @@ import {
   cacheBinDir,
   findGo,
   GO_FALLBACKS,
+  h2LoadVersion,
   MIN_GO_MINOR,
   pinnedVersions,
   setup,
   type SetupDeps,
+  staleBinaries,
   SUITE_TOOLS,
 } from "../../scripts/test_setup.ts";
 
@@ -108,7 +110,9 @@ Deno.test("nothing installed: every missing program is named with what to instal
       /^ {2}- go \(not on PATH\): install Go 1\.23 or later: https:\/\/go\.dev/m,
     );
     assert.ok(
-      rec.err.includes(`to build etcd, kube-apiserver and actionlint into ${dir}/cache/bin`),
+      rec.err.includes(
+        `to build etcd, kube-apiserver, actionlint and h2_load into ${dir}/cache/bin`,
+      ),
     );
     // Exactly one line per problem: six programs and Go.
     assert.equal(rec.err.split("\n").filter((l) => l.startsWith("  - ")).length, 7);
@@ -199,8 +203,9 @@ Deno.test("everything in the cache: one line, no build, no Go needed", async () 
     assert.match(
       rec.out,
       new RegExp(
-        `^test setup: prerequisites found; etcd v[\\d.]+, kube-apiserver v[\\d.]+ and ` +
-          `actionlint v[\\d.]+ cached in ${cache}/bin \\(\\d+ ms\\)\\n$`,
+        `^test setup: prerequisites found; etcd v[\\d.]+, kube-apiserver v[\\d.]+, ` +
+          `actionlint v[\\d.]+ and h2_load sha256-[0-9a-f]{16} cached in ${cache}/bin ` +
+          `\\(\\d+ ms\\)\\n$`,
       ),
     );
   });
@@ -290,3 +295,62 @@ for (const suite of ["test", "e2e"] as const) {
     });
   });
 }
+
+Deno.test("build.sh h2_load builds only h2_load, stamped with the digest the set-up expects; a second run keeps it", async () => {
+  await inTemp(async (dir) => {
+    const run = async () => {
+      const out = await new Deno.Command("bash", {
+        args: [join(ROOT, "scripts/kube/build.sh"), "h2_load"],
+        env: { AIA_E2E_CACHE: dir },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+      assert.ok(out.success, text);
+      return text;
+    };
+    assert.match(await run(), /h2_load: built in \d+s ->/);
+    assert.deepEqual(
+      (await Array.fromAsync(Deno.readDir(join(dir, "bin")))).map((e) => e.name).sort(),
+      [
+        "h2_load",
+        "h2_load.version",
+      ],
+    );
+    assert.equal(
+      (await Deno.readTextFile(join(dir, "bin/h2_load.version"))).trim(),
+      h2LoadVersion(),
+    );
+    assert.match(await run(), /h2_load sha256-[0-9a-f]{16} already built/);
+    assert.deepEqual(await staleBinaries(join(dir, "bin"), VERSIONS), [
+      "etcd",
+      "kube-apiserver",
+      "actionlint",
+    ]);
+  });
+});
+
+Deno.test("an h2_load older than its source is rebuilt alone, announced as a short build", async () => {
+  await inTemp(async (dir) => {
+    const cache = join(dir, "cache");
+    await writeBinaries(join(cache, "bin"), { ...VERSIONS, h2_load: "sha256-0000000000000000" });
+    await Deno.writeTextFile(
+      join(dir, "go"),
+      `#!/bin/sh\n[ "$1 $2" = "env GOVERSION" ] && echo go1.${MIN_GO_MINOR}.4\n`,
+      { mode: 0o755 },
+    );
+    const { deps, rec } = harness({
+      PATH: await pathWith(join(dir, "bin"), SUITE_TOOLS.test as string[]),
+      AIA_E2E_CACHE: cache,
+      GO: join(dir, "go"),
+    }, async () => {
+      await writeBinaries(join(cache, "bin"), { h2_load: VERSIONS.h2_load! });
+      return 0;
+    });
+    assert.equal(await setup("test", deps), 0, rec.err);
+    assert.match(
+      rec.out,
+      /^test setup: building h2_load sha256-[0-9a-f]{16} from scripts\/bench\/h2_load \(scripts\/kube\/build\.sh\) into .*; under a minute\.\n/,
+    );
+  });
+});

@@ -56,52 +56,64 @@ function alpnRecorder(cert: string, key: string) {
   };
 }
 
-Deno.test("the STS fetch speaks HTTP/1.1 to a server that offers HTTP/2 first; a default client picks h2 there", async () => {
+/** Runs `use` against a fresh {@link alpnRecorder} with a throwaway CA, and cleans up. */
+async function withRecorder(
+  use: (server: ReturnType<typeof alpnRecorder>, ca: string) => Promise<void>,
+): Promise<void> {
   const dir = await Deno.makeTempDir();
-  const { ca, cert, key } = await writeCaAndLeaf(dir);
-  const server = alpnRecorder(cert, key);
-  const sts = createStsFetch({ caCerts: [ca] });
-  const control = Deno.createHttpClient({ caCerts: [ca] });
   try {
-    const res = await sts.fetch(server.url);
-    assert.equal(res.status, 200);
-    assert.equal(await res.text(), "ok");
-    assert.deepEqual(server.chosen, ["http/1.1"]);
-
-    // The control: the runtime's default client settings choose h2 on the same listener, so
-    // the HTTP/1.1 above is the STS fetch's doing (the listener closes that connection).
-    await assert.rejects(fetch(server.url, { client: control }));
-    assert.deepEqual(server.chosen, ["http/1.1", "h2"]);
+    const { ca, cert, key } = await writeCaAndLeaf(dir);
+    const server = alpnRecorder(cert, key);
+    try {
+      await use(server, ca);
+    } finally {
+      await server.close();
+    }
   } finally {
-    sts.close();
-    control.close();
-    await server.close();
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+Deno.test("the STS fetch speaks HTTP/1.1 to a server that offers HTTP/2 first; a default client picks h2 there", async () => {
+  await withRecorder(async (server, ca) => {
+    using control = Deno.createHttpClient({ caCerts: [ca] });
+    const sts = createStsFetch({ caCerts: [ca] });
+    try {
+      const res = await sts.fetch(server.url);
+      assert.equal(res.status, 200);
+      assert.equal(await res.text(), "ok");
+      assert.deepEqual(server.chosen, ["http/1.1"]);
+
+      // The control: the runtime's default client settings choose h2 on the same listener, so
+      // the HTTP/1.1 above is the STS fetch's doing (the listener closes that connection).
+      await assert.rejects(fetch(server.url, { client: control }));
+      assert.deepEqual(server.chosen, ["http/1.1", "h2"]);
+    } finally {
+      sts.close();
+    }
+  });
 });
 
 Deno.test("the STS fetch passes the caller's options through and trusts only the roots it was given", async () => {
-  const dir = await Deno.makeTempDir();
-  const { cert, key } = await writeCaAndLeaf(dir);
-  const server = alpnRecorder(cert, key);
-  const untrusting = createStsFetch();
-  const sts = createStsFetch({ caCerts: [await Deno.readTextFile(`${dir}/ca.crt`)] });
-  try {
-    // Without the throwaway CA the certificate is refused before any request is sent.
-    await assert.rejects(untrusting.fetch(server.url), (e: Error) => {
-      assert.match(String((e.cause as Error | undefined)?.message), /certificate|UnknownIssuer/i);
-      return true;
-    });
-    // An aborted signal in the caller's init still reaches fetch.
-    const aborted = AbortSignal.abort();
-    await assert.rejects(sts.fetch(server.url, { signal: aborted }), { name: "AbortError" });
-    assert.equal(server.chosen.includes("h2"), false);
-  } finally {
-    untrusting.close();
-    sts.close();
-    await server.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  await withRecorder(async (server, ca) => {
+    const untrusting = createStsFetch();
+    const sts = createStsFetch({ caCerts: [ca] });
+    try {
+      // Without the throwaway CA the certificate is refused before any request is sent.
+      await assert.rejects(untrusting.fetch(server.url), (e: Error) => {
+        assert.match(String((e.cause as Error | undefined)?.message), /certificate|UnknownIssuer/i);
+        return true;
+      });
+      // An aborted signal in the caller's init still reaches fetch.
+      await assert.rejects(sts.fetch(server.url, { signal: AbortSignal.abort() }), {
+        name: "AbortError",
+      });
+      assert.deepEqual(server.chosen, []);
+    } finally {
+      untrusting.close();
+      sts.close();
+    }
+  });
 });
 
 Deno.test("the STS fetch goes through the proxy HTTPS_PROXY names, as the global fetch does", async () => {
