@@ -82,8 +82,14 @@ Deno.test("startServerProcess: another executable (the Go tool's binary) is run 
       logPath: `${dir}/server.log`,
     });
     assert.equal(server.address, "127.0.0.1:4242");
-    // exec'd by sh, then by the script: the pid is the serving process.
-    assert.match(await Deno.readTextFile(`/proc/${server.pid}/cmdline`), /^sleep\0/);
+    // exec'd by sh, then by the script: the pid is the serving process. The script logs before
+    // its own exec, so the readiness line can come while that exec is still under way.
+    let cmdline = "";
+    for (let i = 0; i < 100 && !cmdline.startsWith("sleep\0"); i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 20));
+      cmdline = await Deno.readTextFile(`/proc/${server.pid}/cmdline`);
+    }
+    assert.match(cmdline, /^sleep\0/);
     await server.stop("SIGTERM");
     await assert.rejects(
       startServerProcess({
